@@ -1,0 +1,96 @@
+"""Accuracy by question type x medical task x body system from lm-eval ``--log_samples`` files.
+
+The paper reports MedXpertQA by these axes; a run's samples file has them on every doc, so the breakdown is a
+re-read of what lm-eval wrote, never a re-run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data import normalize_medical_task
+
+AXES = ("question_type", "medical_task", "body_system")
+
+
+@dataclass(frozen=True)
+class Sample:
+    task: str
+    axes: dict[str, str]
+    correct: bool
+    extracted: bool
+
+
+def read_samples(paths: Iterable[Path], filter_name: str | None = None) -> list[Sample]:
+    """Samples from lm-eval samples files (one JSON object per line, each with ``doc`` and ``acc``)."""
+    out = []
+    for path in paths:
+        task = path.name.removeprefix("samples_").rsplit("_", 1)[0]
+        with open(path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+                if filter_name and row.get("filter") not in (None, filter_name):
+                    continue
+                if "acc" not in row or not isinstance(row.get("doc"), dict):
+                    raise ValueError(f"{path}:{lineno}: not an lm-eval sample of a medxpert task (no 'acc'/'doc')")
+                doc = row["doc"]
+                axes = {
+                    "question_type": doc.get("question_type") or "-",
+                    "medical_task": normalize_medical_task(doc.get("medical_task")) or "-",
+                    "body_system": doc.get("body_system") or "-",
+                }
+                out.append(Sample(task, axes, row["acc"] == 1, row.get("extract_fail", 0) == 0))
+    return out
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: tuple[str, ...]
+    n: int
+    correct: int
+    unreadable: int
+
+    @property
+    def acc(self) -> float:
+        return self.correct / self.n if self.n else 0.0
+
+
+def group(samples: Sequence[Sample], axes: Sequence[str]) -> list[Cell]:
+    counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for s in samples:
+        c = counts[tuple(s.axes[a] for a in axes)]
+        c[0] += 1
+        c[1] += s.correct
+        c[2] += not s.extracted
+    return [Cell(k, *v) for k, v in sorted(counts.items())]
+
+
+def render(samples: Sequence[Sample], axes: Sequence[str] = AXES) -> None:
+    """Print one table per axis, then the full cross table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    groupings = [[a] for a in axes] + ([list(axes)] if len(axes) > 1 else [])
+    for grouping in groupings:
+        table = Table(title=" x ".join(grouping), title_justify="left")
+        for a in grouping:
+            table.add_column(a)
+        for col in ("acc %", "n", "no answer"):
+            table.add_column(col, justify="right")
+        cells = group(samples, grouping)
+        for cell in cells:
+            table.add_row(*cell.key, f"{100 * cell.acc:.2f}", str(cell.n), str(cell.unreadable))
+        total = Cell(("all",), len(samples), sum(s.correct for s in samples), sum(not s.extracted for s in samples))
+        table.add_section()
+        table.add_row("all", *[""] * (len(grouping) - 1), f"{100 * total.acc:.2f}", str(total.n), str(total.unreadable))
+        console.print(table)
