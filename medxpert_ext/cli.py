@@ -191,6 +191,62 @@ def breakdown(
 
 
 @app.command()
+def judge(
+    samples: Annotated[list[Path], typer.Argument(help="lm-eval samples_*.jsonl files of medxpert/medbench tasks", exists=True)],
+    base_url: Annotated[Optional[str], typer.Option(help="judge endpoint, e.g. https://api.openai.com/v1 [env MEDXPERT_JUDGE_BASE_URL]")] = None,
+    model: Annotated[Optional[str], typer.Option(help="judge model, e.g. o3-mini [env MEDXPERT_JUDGE_MODEL]")] = None,
+    api_key_env: Annotated[Optional[str], typer.Option(help="NAME of the env var holding the key (default MEDXPERT_JUDGE_API_KEY, then OPENAI_API_KEY)")] = None,
+    concurrency: Annotated[Optional[int], typer.Option(help="requests in flight")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="seconds per request")] = None,
+    max_retries: Annotated[Optional[int], typer.Option(help="retries on 429/5xx/timeouts/bad replies")] = None,
+    token_budget: Annotated[Optional[int], typer.Option(help="stop cleanly after this many tokens (resumable)")] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="verdict cache (SQLite) [env MEDXPERT_JUDGE_CACHE]")] = None,
+    output_path: Annotated[Path, typer.Option(help="where the judged results go")] = Path("judged"),
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Re-score lm-eval samples with an LLM judge (any OpenAI-compatible endpoint), offline from the model run."""
+    from pydantic import ValidationError
+
+    from .judge.offline import SamplesError, judge_samples
+    from .judge.settings import JudgeSettings
+
+    try:
+        settings = JudgeSettings.from_env(base_url=base_url, model=model, api_key_env=api_key_env,
+                                          concurrency=concurrency, timeout=timeout, max_retries=max_retries,
+                                          token_budget=token_budget, cache_path=cache)  # fmt: skip
+        results_file = judge_samples(samples, settings, output_path.resolve(), progress=progress)
+    except (ValueError, ValidationError, SamplesError) as exc:
+        _fail(str(exc))
+    _print_judged(results_file)
+
+
+def _print_judged(results_file: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    data = json.loads(results_file.read_text())
+    table = Table(title=f"judged by {data['judge']['model']}", title_justify="left")
+    for col in ("task", "n", "judge_acc", "judge_error", "calib. err", "agreement", "tokens in/out"):
+        table.add_column(col, justify="left" if col == "task" else "right")
+    for task, row in data["results"].items():
+        usage = data["judge"]["usage"][task]
+        table.add_row(
+            task, str(data["n-samples"][task]["effective"]), f"{row['judge_acc,judge']:.4f}",
+            f"{row['judge_error,judge']:.4f}", f"{row['calibration_error,judge']:.4f}", f"{row['agreement,judge']:.4f}",
+            f"{usage['prompt_tokens']}/{usage['completion_tokens']}",
+        )  # fmt: skip
+    console = Console()
+    console.print(table)
+    j = data["judge"]
+    console.print(f"requests {j['requests_sent']} (cached verdicts {j['cached']}, retries {j['retries']}), "
+                  f"tokens {j['usage_total']['prompt_tokens']} prompt + {j['usage_total']['completion_tokens']} completion")  # fmt: skip
+    if j["errors"]:
+        console.print(f"[yellow]{j['errors']} samples have no verdict (judge_error, not scored): rerun the same "
+                      "command to retry them; verdicts already received are cached.[/yellow]")  # fmt: skip
+    console.print(f"[bold]results[/bold] {results_file}")
+
+
+@app.command()
 def demo(
     output_path: Annotated[Path, typer.Option(help="where results and samples go")] = Path("medxpert-demo"),
     limit: Annotated[int, typer.Option(help="questions per task")] = 5,

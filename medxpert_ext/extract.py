@@ -10,7 +10,8 @@ letter where the text commits to it:
 2. *Answer statements* are collected: "the answer is (C)", "Answer: C", ``\\boxed{C}``, ``{"answer": "C"}``,
    "I choose C", "Option C is correct", the same in other languages, and option text written after such a
    phrase. The last one that names something wins, because models revise ("Answer: B ... wait, the answer
-   is D"), while a mere mention ("Option A is incorrect because ...") is never a statement.
+   is D"), while a mere mention ("Option A is incorrect because ...") is never a statement. Looser phrases
+   ("the most likely diagnosis is (B)") count only when the reply has no explicit one.
 3. Only when the reply has no statement at all, weaker forms are read: a reply that is just a letter, a first
    or last line such as "C) Capsular plication", a single bolded option, or an option's text on its own.
 
@@ -26,7 +27,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-__all__ = ["Extraction", "Reason", "extract", "extract_choice", "options_from_question", "parse_letters", "strip_reasoning"]
+__all__ = [
+    "Extraction",
+    "Reason",
+    "extract",
+    "extract_choice",
+    "options_from_question",
+    "parse_letters",
+    "strip_reasoning",
+]
 
 Reason = Literal["ok", "empty", "unterminated_think", "no_answer", "out_of_range", "conflicting"]
 
@@ -73,6 +82,9 @@ def _valid_set(letters: str) -> frozenset[str]:
 _THINK_OPEN = re.compile(
     r"<\s*(?:think|thinking|reasoning|thought)\s*>|\[THINK\]|◁think▷|<\|begin_of_thought\|>", re.IGNORECASE
 )
+# Substrings every opening / closing tag contains: checking for them first skips the regex on most replies.
+_OPEN_MARKS = ("<", "[", "◁")
+_CLOSE_MARKS = ("</", "[/", "◁/", "end_of_thought")
 _THINK_CLOSE = re.compile(
     r"<\s*/\s*(?:think|thinking|reasoning|thought)\s*>|\[/THINK\]|◁/think▷|<\|end_of_thought\|>", re.IGNORECASE
 )
@@ -92,12 +104,13 @@ def strip_reasoning(text: str, *, think_end: str | None = None) -> str | None:
     if think_end and think_end not in text:
         return None
     cut = 0
-    for match in _THINK_CLOSE.finditer(text):
-        cut = match.end()
+    if any(mark in text for mark in _CLOSE_MARKS):
+        for match in _THINK_CLOSE.finditer(text):
+            cut = match.end()
     if think_end:
         cut = max(cut, text.rfind(think_end) + len(think_end))
     rest = text[cut:]
-    if _THINK_OPEN.search(rest):
+    if any(mark in rest for mark in _OPEN_MARKS) and _THINK_OPEN.search(rest):
         return None
     return rest
 
@@ -139,6 +152,7 @@ _JOINER = re.compile(
     r"|(?:and|or|und|oder|et|ou|и|или)\b[ \t*_$]*)(?:(?:option|choice)[ \t]+|\\text\{)?",
     re.IGNORECASE,
 )
+_MAX_LETTERS = 26  # a longer "list" is not an answer, and reading it further only costs time
 # A second letter only joins the first when it ends the list: "A or C", "B, D." but not "C, B is wrong".
 _LIST_TAIL = re.compile(r"[ \t*_]*(?:[,;.)\]}\"'*$!?、。]|(?:and|or|are|both)\b|\n|$)", re.IGNORECASE)
 
@@ -187,107 +201,143 @@ def _letter_at(text: str, pos: int) -> tuple[str, int] | None:
     return raw.translate(_HOMOGLYPHS).upper(), match.end()
 
 
-def _letter_list_at(text: str, pos: int) -> tuple[list[str], int] | None:
+def _letter_list_at(text: str, pos: int) -> list[str] | None:
     """Read "C", "A or C", "B, D", "A,C" at pos, so a hedged answer can be told apart from a committed one."""
     first = _letter_at(text, pos)
     if first is None:
         return None
     found, end = [first[0]], first[1]
-    while (joiner := _JOINER.match(text, end)) is not None:
+    while len(found) <= _MAX_LETTERS and (joiner := _JOINER.match(text, end)) is not None:
         following = _letter_at(text, joiner.end())
         if following is None or _LIST_TAIL.match(text, following[1]) is None:
             break
         found.append(following[0])
         end = following[1]
-    return found, end
+    return found
 
 
 # --------------------------------------------------------------------------------- answer statements
 
-# Phrases after which the answer follows. Case-insensitive; the letter itself is then read by _letter_list_at.
-_LEAD_PATTERNS = (
-    # English
-    r"\banswers?(?:[ \t]+(?:choice|option|letter))?[ \t]*(?:\((?:letter|option|choice)\))?[ \t*_]*"
-    r"(?:[:：=]|[-–—][ \t]|→|->|=>)",
-    r"\banswer(?:\s+(?:choice|option|letter))?(?:\s+(?:here|to\s+(?:this|the)\s+question))?\s+"
-    r"(?:is|would\s+be|should\s+be|must\s+be|will\s+be|has\s+to\s+be)\b",
-    r"\banswers\s+are\b",
-    r"\b(?:correct|right|best|final|most\s+appropriate|most\s+likely|appropriate|chosen|selected|my)\s+"
-    r"(?:option|choice|selection|response|alternative)\s*(?:is\b|would\s+be\b|should\s+be\b|[:：=])",
-    r"\b(?:I|we)(?:\s+would|\s+will|'d|’d|'ll|’ll|\s+(?:am|are)\s+going\s+to|['’](?:m|re)\s+going\s+to|\s+have\s+to)?"
-    r"\s+(?:choose|select|pick|go\s+with|opt\s+for)\b",
-    r"\b(?:I|we)(?:\s+am|\s+are|['’]m|['’]re)\s+going\s+with\b",
-    r"^[ \t#>*_]*(?:final[ \t]+)?answer[ \t*_:]*$",
-    r"<answer>",
-    r"\\(?:boxed|fbox)\s*\{",
-    r"[\"'](?:final_?|correct_?|selected_?|chosen_?|best_?)?(?:answer|choice|option)"
-    r"(?:_?(?:choice|letter|option|key|id))?[\"']\s*:",
-    # Chinese
-    r"(?:最终|正确|最佳|标准|参考)?答案\s*(?:应该|应当|应|可能|就)?\s*(?:是|为|選|选)?\s*[:：]?",
-    r"(?:正确|最佳|最合适|最恰当)的?(?:选项|选择)\s*(?:是|为|应为)?\s*[:：]?",
-    r"(?<!不)(?<!不应)选(?:择)?(?=\s*[(\[]?[A-Za-z])",
-    # Japanese, Korean
-    r"(?:答え|正解|正答|解答)\s*(?:は|：|:)",
-    r"(?:정답|답변|답|최종\s*답)\s*(?:은|는|:|：|=)",
-    # Spanish, French, German, Portuguese, Italian
-    r"\brespuesta(?:\s+(?:correcta|final|adecuada|m[aá]s\s+adecuada))?\s*(?:es|ser[ií]a|:)(?:\s+(?:la|el)(?=\s+\S))?",
-    r"\bopci[oó]n\s+(?:correcta|adecuada|m[aá]s\s+adecuada)\s*(?:es|:)(?:\s+la(?=\s+\S))?",
-    r"\br[ée]ponse(?:\s+(?:correcte|finale|exacte|juste))?\s*(?:est|serait|:)(?:\s+(?:la|le)(?=\s+\S))?",
-    r"\b(?:antwort|l[öo]sung)\s*(?:ist|lautet|w[äa]re|:)(?:\s+(?:also|daher|somit))?",
-    r"\bresposta(?:\s+(?:correta|certa|final))?\s*(?:é|seria|:)(?:\s+(?:a|o)(?=\s+\S))?",
-    r"\balternativa\s+(?:correta|certa|correcta)\s*(?:é|es|:)(?:\s+(?:a|la)(?=\s+\S))?",
-    r"\brisposta(?:\s+(?:corretta|esatta|giusta|finale))?\s*(?:è|e'|sarebbe|:)(?:\s+(?:la|il)(?=\s+\S))?",
-    r"\b(?:je\s+choisis|elijo|escojo|selecciono|ich\s+w[äa]hle|scelgo|escolho)\b(?:\s+(?:la|el|a|o)(?=\s+\S))?",
-    # Russian, Vietnamese, Indonesian, Turkish, Arabic, Hindi
-    r"(?:ответ|вариант\s+ответа)\s*(?:[:：—–-]|это\b|будет\b)",
-    r"\bđáp\s+án(?:\s+đúng)?\s*(?:là|:)",
-    r"\bjawaban(?:nya)?(?:\s+(?:yang\s+)?benar)?\s*(?:adalah|:)",
-    r"\b(?:doğru\s+)?cevap(?:\s+şıkkı)?\s*(?::|=)",
-    r"الإجابة(?:\s+الصحيحة)?\s*(?:هي|:)",
-    r"उत्तर\s*(?:है|:)",
-)
 
-# "The most likely diagnosis is (B)", "the best next step is C": a weak statement, because explanations use the
-# same words about other cases ("the best treatment for bone loss is B"); it counts only when nothing stronger
-# is in the reply.
-_WEAK_LEAD = (
-    r"\b(?:most\s+(?:appropriate|likely|probable|correct|accurate)|best|correct)\s+"
-    r"(?:(?!(?:answer|option|choice)\b)[\w-]+\s+){0,5}?is\b"
-)
+@dataclass(frozen=True)
+class _Rule:
+    """One way of stating an answer, found from an anchor word so that matching stays fast.
+
+    Python's regex engine tries every alternative at every position: one pattern holding all of these costs
+    about 1 ms per 2 KB response. Every statement contains an anchor word, which ``str.find`` locates at memory
+    speed; ``at`` is then matched at the anchor and ``before`` must end right at it. Both run on lowercased
+    text. A statement with a letter group ``l`` names its letter ("Option C is correct"); one without is an
+    answer phrase whose letter follows ("The answer is").
+    """
+
+    anchors: tuple[str, ...]
+    at: re.Pattern[str]
+    before: re.Pattern[str] | None
+    weak: bool
+
+
+def _rule(anchors: str, at: str, before: str | None = None, *, weak: bool = False) -> _Rule:
+    """A rule from space-separated anchor words ("_" for a space inside one) and its two patterns."""
+    return _Rule(
+        tuple(a.replace("_", " ") for a in anchors.split()),
+        re.compile(at, re.MULTILINE),
+        re.compile(f"(?:{before})\\Z", re.MULTILINE) if before else None,
+        weak,
+    )
+
 
 # "Option A is correct only if ...", "... correct in some cases", "... correct for patients with ...": a
 # conditional verdict on an option is a mention, not a commitment ("for/in this patient" still commits).
 _NOT_CONDITIONAL = (
     r"(?![ \t]+(?:only[ \t]+)?(?:if|when|unless|(?:in|for)[ \t]+(?!this\b|the[ \t]+(?:patient|case)\b)))"
 )
-# Statements where the letter comes first ("Option C is correct"); each names its letter group.
-_TRAIL_PATTERNS = (
-    r"\b(?:option|choice|answer|alternative)\s*\(?(?P<t1>[A-Za-z])\)?\s+(?:is|seems\s+to\s+be)\s+"
-    r"(?:the\s+)?(?:most\s+(?:likely|appropriate|correct|accurate)|correct|right|best)\b" + _NOT_CONDITIONAL,
-    r"(?:\(\s*(?P<t2>[A-Za-z])\s*\)|\*\*\s*(?P<t3>[A-Z])\s*\*\*)\s+is\s+(?:the\s+)?(?:most\s+)?(?:correct|right|best)\b"
-    + _NOT_CONDITIONAL,
-    # A bare letter only at the start of a sentence: "C is the correct answer", never "Hepatitis B is the ...".
-    r"(?:^|(?<=[.:;!?])[ \t]+|\b(?:so|thus|therefore|hence),?[ \t]+)(?P<t4>[A-Z])[ \t]+is[ \t]+the[ \t]+"
-    r"(?:correct|right|best|most[ \t]+appropriate)[ \t]+(?:answer|option|choice)\b",
-    r"\b(?:so|thus|therefore|hence),?[ \t]+(?:the[ \t]+)?(?:option|choice)[ \t]*\(?(?P<t5>[A-Z])\)?[ \t]*[.!]?[ \t*]*$",
-    r"\b(?:opci[oó]n|alternativa|opzione|option|variante)\s+(?P<t6>[A-Z])\s+(?:es|é|è|est|ist)\s+(?:la\s+|a\s+|die\s+)?"
-    r"(?:correcta|correta|corretta|correcte|bonne|richtige|korrekt)",
-    r"选项\s*(?P<t7>[A-Z])\s*(?:是|为)?\s*(?:正确|最佳|最合适|最恰当)",
-    r"(?<![A-Za-z])(?P<t8>[A-Z])\s*(?:项|选项)?\s*(?:是|为)\s*(?:正确|最佳|最合适|最恰当)的?(?:答案|选项)",
-    r"(?<![A-Za-z])(?P<t9>[A-Z])\s*(?:が|を)\s*(?:正解|選び|選択|選ぶ)",
-    r"(?<![A-Za-z])(?P<t10>[A-Z])\s*번?\s*(?:이|가)\s*정답",
-    r"\banswer[ \t]*\([ \t]*(?P<t11>[A-Z])[ \t]*\)(?![ \t]+(?:is|was)[ \t]+(?:not|in|wrong))",
-)
-_STATEMENT = re.compile(
-    "(?P<lead>" + "|".join(f"(?:{p})" for p in _LEAD_PATTERNS) + f")|(?P<weak>{_WEAK_LEAD})|"
-    + "|".join(f"(?:{p})" for p in _TRAIL_PATTERNS),
-    re.IGNORECASE | re.MULTILINE,
-)
-_TRAIL_GROUPS = tuple(name for name in _STATEMENT.groupindex if name not in ("lead", "weak"))
+_VERDICT = r"(?:the\s+)?(?:most\s+(?:likely|appropriate|correct|accurate)|correct|right|best)\b" + _NOT_CONDITIONAL
+_RULES: tuple[_Rule, ...] = (
+    # English answer phrases: "Answer: C", "the answer is C", "## Final Answer", <answer>, JSON keys, \boxed{}
+    _rule("answer", r"answers?(?:[ \t]+(?:choice|option|letter))?[ \t]*(?:\((?:letter|option|choice)\)[ \t]*)?"
+          r"(?:[*_]+[ \t]*)?(?:[:：=]|[-–—][ \t]|→|->|=>)"),
+    _rule("answer", r"answer(?:\s+(?:choice|option|letter))?(?:\s+(?:here|to\s+(?:this|the)\s+question))?\s+"
+          r"(?:is|would\s+be|should\s+be|must\s+be|will\s+be|has\s+to\s+be)\b"),
+    _rule("answer", r"answers\s+are\b"),
+    _rule("answer", r"answer[ \t*_:]*$", r"^[ \t#>*_]*(?:final[ \t]+)?"),
+    _rule("answer", r"answer>", r"<"),
+    _rule("ans", r"ans[ \t]*[:：]"),
+    _rule("answer choice option", r"(?:answer|choice|option)(?:_?(?:choice|letter|option|key|id))?[\"']\s*:",
+          r"[\"'](?:final_?|correct_?|selected_?|chosen_?|best_?)?"),
+    _rule("boxed fbox", r"(?:boxed|fbox)\s*\{"),
+    # "the best option is C", "I would choose C", "I'm going with C"
+    _rule("option choice select response alternativ",
+          r"(?:option|choice|selection|response|alternative)\s*(?:is\b|would\s+be\b|should\s+be\b|[:：=])",
+          r"\b(?:correct|right|best|final|most\s+appropriate|most\s+likely|appropriate|chosen|selected|my)\s+"),
+    _rule("choose select pick go_with opt_for", r"(?:choose|select|pick|go\s+with|opt\s+for)\b",
+          r"\b(?:i|we)(?:\s+would|\s+will|['’]d|['’]ll|\s+(?:am|are)\s+going\s+to|['’](?:m|re)\s+going\s+to"
+          r"|\s+have\s+to)?\s+"),
+    _rule("going_with", r"going\s+with\b", r"\b(?:i|we)(?:\s+am|\s+are|['’]m|['’]re)\s+"),
+    # Letter first: "Option C is correct", "(C) is the best", "C is the correct answer", "Therefore, option C."
+    _rule("option choice answer alternativ",
+          r"(?:option|choice|answer|alternative)\s*\(?(?P<l>[a-z])\)?\s+(?:is|seems\s+to\s+be)\s+" + _VERDICT),
+    # a bare letter only at the start of a sentence: "E is correct", never "Vitamin C is correct"
+    _rule("correct best", r"(?:correct|best)\b" + _NOT_CONDITIONAL,
+          r"(?:(?:\(|\*\*)[ \t]*|(?:^|(?<=[.:;!?])[ \t]+|\b(?:so|thus|therefore|hence),?[ \t]+))(?P<l>[a-z])"
+          r"(?:[ \t]*(?:\)|\*\*))?\s+is\s+(?:the\s+)?(?:most\s+)?"),
+    _rule("answer option choice", r"(?:answer|option|choice)\b",
+          r"(?:^|(?<=[.:;!?])[ \t]+|\b(?:so|thus|therefore|hence),?[ \t]+)\(?(?P<l>[a-z])\)?[ \t]+is[ \t]+the[ \t]+"
+          r"(?:correct|right|best|most[ \t]+appropriate)[ \t]+"),
+    _rule("option choice", r"(?:option|choice)[ \t]*\(?(?P<l>[a-z])\)?[ \t]*(?:[.!*][ \t.!*]*)?$",
+          r"\b(?:so|thus|therefore|hence),?[ \t]+(?:the[ \t]+)?"),
+    _rule("answer", r"answer[ \t]*\([ \t]*(?P<l>[a-z])[ \t]*\)(?![ \t]+(?:is|was)[ \t]+(?:not|in|wrong))"),
+    # Chinese
+    _rule("答案", r"答案\s*(?:应该|应当|应|可能|就)?\s*(?:是|为|選|选)?\s*[:：]?"),
+    _rule("答", r"答\s*[:：]"),
+    _rule("正确 最佳 最合适 最恰当", r"(?:正确|最佳|最合适|最恰当)的?(?:选项|选择)\s*(?:是|为|应为)?\s*[:：]?"),
+    _rule("选", r"(?<!不)(?<!不应)选(?:择)?(?=\s*[(\[]?[a-z])"),
+    _rule("选", r"选项\s*(?P<l>[a-z])\s*(?:(?:是|为)\s*)?(?:正确|最佳|最合适|最恰当)"),
+    _rule("正确 最佳 最合适 最恰当", r"(?:正确|最佳|最合适|最恰当)的?(?:答案|选项)",
+          r"(?<![a-z])(?P<l>[a-z])\s*(?:项|选项)?\s*(?:是|为)\s*"),
+    # Japanese, Korean
+    _rule("答え 正解 正答 解答", r"(?:答え|正解|正答|解答)\s*(?:は|：|:)"),
+    _rule("正解 選", r"(?:正解|選び|選択|選ぶ)", r"(?<![a-z])(?P<l>[a-z])\s*(?:が|を)\s*"),
+    _rule("답", r"답(?:변)?\s*(?:은|는|:|：|=)"),
+    _rule("답", r"답", r"(?<![a-z])(?P<l>[a-z])\s*번?\s*(?:이|가)\s*정"),
+    # Spanish, French, German, Portuguese, Italian
+    _rule("respuesta", r"respuesta(?:\s+(?:correcta|final|adecuada|m[aá]s\s+adecuada))?\s*(?:es|ser[ií]a|:)"
+          r"(?:\s+(?:la|el)(?=\s+\S))?"),
+    _rule("opci", r"opci[oó]n\s+(?:correcta|adecuada|m[aá]s\s+adecuada)\s*(?:es|:)(?:\s+la(?=\s+\S))?"),
+    _rule("réponse reponse", r"r[ée]ponse(?:\s+(?:correcte|finale|exacte|juste))?\s*(?:est|serait|:)"
+          r"(?:\s+(?:la|le)(?=\s+\S))?"),
+    _rule("antwort lösung loesung",
+          r"(?:antwort|l(?:ö|oe)sung)\s*(?:ist|lautet|w(?:ä|ae)re|:)(?:\s+(?:also|daher|somit))?"),
+    _rule("resposta", r"resposta(?:\s+(?:correta|certa|final))?\s*(?:é|seria|:)(?:\s+(?:a|o)(?=\s+\S))?"),
+    _rule("alternativ", r"alternativa\s+(?:correta|certa|correcta)\s*(?:é|es|:)(?:\s+(?:a|la)(?=\s+\S))?"),
+    _rule("risposta", r"risposta(?:\s+(?:corretta|esatta|giusta|finale))?\s*(?:è|e'|sarebbe|:)"
+          r"(?:\s+(?:la|il)(?=\s+\S))?"),
+    _rule("choisis elijo escojo selecciono scelgo escolho",
+          r"(?:choisis|elijo|escojo|selecciono|scelgo|escolho)\b(?:\s+(?:la|el|a|o)(?=\s+\S))?"),
+    _rule("opci alternativ opzione option variante",
+          r"(?:opci[oó]n|alternativa|opzione|option|variante)\s+(?P<l>[a-z])\s+(?:es|é|è|est|ist)\s+"
+          r"(?:la\s+|a\s+|die\s+)?(?:correcta|correta|corretta|correcte|bonne|richtige|korrekt)"),
+    # Russian, Vietnamese, Indonesian, Turkish, Arabic, Hindi
+    _rule("ответ", r"ответа?\s*(?:[:：—–-]|это\b|будет\b)"),
+    _rule("đáp", r"đáp\s+án(?:\s+đúng)?\s*(?:là|:)"),
+    _rule("jawaban", r"jawaban(?:nya)?(?:\s+(?:yang\s+)?benar)?\s*(?:adalah|:)"),
+    _rule("cevap", r"cevap(?:\s+şıkkı)?\s*(?::|=)"),
+    _rule("الإجابة", r"الإجابة(?:\s+الصحيحة)?\s*(?:هي|:)"),
+    _rule("उत्तर", r"उत्तर\s*(?:है|:)"),
+    # "The most likely diagnosis is (B)", "the best next step is C": weak, because explanations use the same
+    # words about other cases ("the best treatment for bone loss is B"); it counts only when nothing stronger
+    # is in the reply.
+    _rule("most best correct", r"(?:most\s+(?:appropriate|likely|probable|correct|accurate)|best|correct)\s+"
+          r"(?:(?!(?:answer|option|choice)\b)[\w-]+\s+){0,5}?is\b", weak=True),
+)  # fmt: skip
+_RULES_BY_ANCHOR: dict[str, tuple[_Rule, ...]] = {
+    anchor: tuple(rule for rule in _RULES if anchor in rule.anchors) for rule in _RULES for anchor in rule.anchors
+}
+_ASCII_ANCHORS = tuple(anchor for anchor in _RULES_BY_ANCHOR if anchor.isascii())
+_BEFORE_SPAN = 60  # the longest text a ``before`` pattern covers ("therefore, C is the most appropriate ")
 
 # A base model that keeps writing the next few-shot item ("Answer: C\n\nQuestion: A 30-year-old ...
 # Answer: B") must be scored on its own answer, so text from such a line on is ignored.
-_RUNAWAY = re.compile(r"^[ \t#*]*(?:question|q)[ \t]*\d*[ \t*]*[:：]", re.IGNORECASE | re.MULTILINE)
+_RUNAWAY = re.compile(r"\n[ \t#*]*(?:question|q)[ \t]*\d*[ \t*]*[:：]", re.IGNORECASE)
 
 # "If there were bone loss, the answer would be B" is about another patient; "If I had to choose, I would pick
 # C" is still a commitment.
@@ -298,12 +348,15 @@ _FORCED_CHOICE = re.compile(r"\bif\s+(?:I|we)\s+(?:had|have|were|was|must)\s+to\
 # Option text written after an answer phrase ("the answer is radial head replacement (D)").
 _PHRASE = re.compile(r"[^\n.;!?()\[\]{}\"]{1,200}")
 _PHRASE_CUT = re.compile(r"\s(?:because|since|as|which|given|due\s+to|porque|car|weil|perché)\b", re.IGNORECASE)
-_PAREN_LETTER = re.compile(r"\(\s*(?:option|choice|answer)?\s*([A-Z])\s*\)", re.IGNORECASE)
+_PAREN_LETTER = re.compile(r"\(\s*(?:(?:option|choice|answer)\s*)?([A-Z])\s*\)", re.IGNORECASE)
 _NEGATION = re.compile(
-    r"\b(?:not|no|never|neither|nor|incorrect|wrong|unlikely|false|rule\s+out|ruled\s+out|excluded?)\b|n[’']t\b|不|非|错",
+    r"\b(?:not|no|never|neither|nor|incorrect|wrong|unlikely|false|rule\s+out|ruled\s+out|excluded?)\b"
+    r"|n[’']t\b|不|非|错",
     re.IGNORECASE,
 )
 _NON_WORD = re.compile(r"[\W_]+")
+_TEXT_SLACK = 30
+_VALUE_SPAN = 200  # how far after an answer phrase its letter may start; bounds the work on hostile input
 
 
 @dataclass(frozen=True)
@@ -313,7 +366,7 @@ class _Statement:
 
     pos: int
     letters: tuple[str, ...]
-    weak: bool = False
+    weak: bool
 
 
 def _normalise(text: str) -> str:
@@ -321,21 +374,34 @@ def _normalise(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
 
 
-def _option_for_text(text: str, options: Mapping[str, str], slack: int = 25) -> str | None:
-    """The single option whose text ``text`` states (exactly, or with at most ``slack`` extra characters).
+@lru_cache(maxsize=4096)
+def _normalised_items(items: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Letter -> normalised option text; cached because a benchmark run asks about the same questions often."""
+    return {letter.strip().upper(): _normalise(text) for letter, text in items}
 
-    The slack allows "a bacterial infection" for "Bacterial infection"; after an answer phrase it is small so
-    that a sentence which merely mentions an option on the way to something else does not count. When one
-    option's text is part of another's ("infection" / "bacterial infection") the longer one is meant.
+
+def _normalised_options(options: Mapping[str, str]) -> dict[str, str]:
+    """Letter -> normalised option text for the caller's mapping (missing texts left out, not read as "None")."""
+    return _normalised_items(tuple((str(k), str(v)) for k, v in options.items() if v is not None))
+
+
+def _option_for_text(text: str, raw_options: Mapping[str, str]) -> str | None:
+    """The single option whose text ``text`` states (exactly, or with a few extra words around it).
+
+    The slack allows "a bacterial infection" for "Bacterial infection" or "Capsular plication is best here";
+    it is small so that a sentence which merely mentions an option on the way to something else does not
+    count. When one option's text is part of another's ("infection" / "bacterial infection") the longer one
+    is meant.
     """
     said = _normalise(text)
     if len(said) < 3 or _NEGATION.search(text):
         return None
+    options = _normalised_options(raw_options)
     padded = f" {said} "
     hits = [
         letter
         for letter, option in options.items()
-        if option and (option == said or (f" {option} " in padded and len(said) <= len(option) + slack))
+        if option and (option == said or (f" {option} " in padded and len(said) <= len(option) + _TEXT_SLACK))
     ]
     hits = [h for h in hits if not any(h != o and options[h] in options[o] for o in hits)]
     return hits[0] if len(hits) == 1 else None
@@ -360,10 +426,10 @@ def _phrase_value(text: str, pos: int, options: Mapping[str, str]) -> tuple[str,
 
 def _value_at(text: str, pos: int, options: Mapping[str, str]) -> tuple[str, ...]:
     """The letters an answer phrase ending at pos commits to; () when it is followed by something else."""
-    start = _FILLER.match(text, pos).end()
+    start = _FILLER.match(text, pos, pos + _VALUE_SPAN).end()
     listed = _letter_list_at(text, start)
     if listed is not None:
-        return tuple(listed[0])
+        return tuple(listed)
     return _phrase_value(text, start, options)
 
 
@@ -371,24 +437,60 @@ def _is_hypothetical(text: str, lead: str, start: int) -> bool:
     """Whether a conditional answer phrase ("would be", "I'd choose") sits in an if-sentence about another case."""
     if not _CONDITIONAL_LEAD.search(lead):
         return False
-    sentence = text[max(text.rfind(ch, 0, start) for ch in ".!?\n") + 1 : start]
+    floor = max(0, start - _VALUE_SPAN)
+    sentence = text[max(floor, 1 + max(text.rfind(ch, floor, start) for ch in ".!?\n")) : start]
     return _IF_CLAUSE.search(sentence) is not None and _FORCED_CHOICE.search(sentence) is None
+
+
+def _lowercase(text: str) -> str:
+    """Lowercased text with the same length, so positions in it are positions in ``text``."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)  # "İ" lowercases to two characters
+
+
+def _at_word_start(lowered: str, anchor: str, at: int) -> bool:
+    """Whether an anchor starts a word ("answer" in "final_answer", not "correct" in "incorrect"); words in
+    scripts written without spaces (CJK, kana, Hangul) always do."""
+    return at == 0 or _is_cjk(anchor[0]) or not lowered[at - 1].isalnum()
+
+
+def _apply(rule: _Rule, text: str, lowered: str, at: int, options: Mapping[str, str]) -> _Statement | None:
+    """The statement ``rule`` finds at anchor position ``at``, if it matches and names something."""
+    after = rule.at.match(lowered, at)
+    if after is None:
+        return None
+    start, named = at, after
+    if rule.before is not None:
+        before = rule.before.search(lowered, max(0, at - _BEFORE_SPAN), at)
+        if before is None:
+            return None
+        start = before.start()
+        if "l" in rule.before.groupindex:
+            named = before
+    if "l" in named.re.groupindex:
+        return _Statement(start, (text[named.start("l")].upper(),), rule.weak)
+    if _is_hypothetical(text, lowered[start : after.end()], start):
+        return None
+    letters = _value_at(text, after.end(), options)
+    return _Statement(start, letters, rule.weak) if letters else None
 
 
 def _statements(text: str, options: Mapping[str, str]) -> list[_Statement]:
     """Every answer statement that names something, in order, minus any runaway continuation."""
+    lowered = _lowercase(text)
     found: list[_Statement] = []
-    for match in _STATEMENT.finditer(text):
-        lead = match.group("lead") or match.group("weak")
-        if lead is not None:
-            if _is_hypothetical(text, lead, match.start()):
-                continue
-            letters = _value_at(text, match.end(), options)
-        else:
-            raw = next(match.group(g) for g in _TRAIL_GROUPS if match.group(g) is not None)
-            letters = (raw.upper(),)
-        if letters:
-            found.append(_Statement(match.start(), letters, weak=match.group("weak") is not None))
+    for anchor in _ASCII_ANCHORS if text.isascii() else _RULES_BY_ANCHOR:
+        at = lowered.find(anchor)
+        while at >= 0:
+            if _at_word_start(lowered, anchor, at):
+                for rule in _RULES_BY_ANCHOR[anchor]:
+                    statement = _apply(rule, text, lowered, at, options)
+                    if statement is not None:
+                        found.append(statement)
+            at = lowered.find(anchor, at + 1)
+    found.sort(key=lambda statement: statement.pos)
     if found:
         runaway = _RUNAWAY.search(text, found[0].pos)
         if runaway is not None:
@@ -407,21 +509,24 @@ def _verdict(letters: tuple[str, ...], valid: frozenset[str]) -> Extraction:
 
 # ------------------------------------------------------------------------------- fallbacks (no statement)
 
-_MD_EDGES = re.compile(r"^[\s*_#>`~•-]+|[\s*_`~]+$")
 _LONE_LETTER = re.compile(r"\(([A-Za-z])\)|\[([A-Za-z])\]|([A-Za-z])[.):]?")
 _LETTER_LINE = re.compile(
     r"(?:\(([A-Za-z])\)|\[([A-Za-z])\]|([A-Z])[.):]|([a-z])\)|([A-Z])[ \t]+[-–—])[ \t]*(\S.*)"
 )
-_BOLD_LETTER = re.compile(r"\*\*[ \t]*(?:\(([A-Za-z])\)|([A-Z])(?![\w'’-]))[ \t]*(?:[.):\-–—][^*\n]{0,200})?\*\*")
-_BOLD_LINE = re.compile(r"[ \t>#*-]*\*\*[^*\n]+\*\*[ \t]*")
+# A bolded option that ends its line ("**B) Bacterial infection**", "Hence, **C**."); a bold label followed by
+# commentary ("**A) Viral:** usually interstitial") is a walkthrough item, not a choice.
+_BOLD_LETTER = re.compile(
+    r"\*\*[ \t]*(?:\(([A-Za-z])\)|([A-Z])(?![\w'’-]))[ \t]*(?:[.):\-–—][^*\n]{0,200})?\*\*(?=[ \t.!)]*$)",
+    re.MULTILINE,
+)
 _SHORT_LINE = 120
 # "I. History ... II. Plan": in a roman-numbered outline "I." is a heading, not option I.
 _ROMAN_OUTLINE = re.compile(r"^[ \t#*]*(?:II|III|IV|VI{0,3}|IX)[.)][ \t]", re.MULTILINE)
 
 
 def _clean_line(line: str) -> str:
-    """A line without markdown emphasis, heading or bullet marks around it."""
-    return _MD_EDGES.sub("", line)
+    """A line without markdown emphasis, heading or bullet marks around it (str.strip: linear on any input)."""
+    return line.strip().lstrip("*_#>`~•- \t").rstrip("*_`~ \t")
 
 
 def _first_group(match: re.Match[str], last: int) -> str:
@@ -440,30 +545,29 @@ def _line_label(line: str) -> tuple[str, str] | None:
 
 
 def _label_commits(line: str, letter: str, rest: str, options: Mapping[str, str]) -> bool:
-    """Whether a labelled line reads as an answer: short, not negated, and not naming a different option."""
+    """Whether a labelled line reads as an answer: short, not negated, and (when the options are known) its
+    text is that option's, so "**A. Aspirin** - a common distractor" opening a discussion is not a choice."""
     if len(line) > _SHORT_LINE or _NEGATION.search(rest):
         return False
-    named = _option_for_text(rest, options) if options else None
-    return named is None or named == letter
+    return not options or _option_for_text(rest, options) == letter
 
 
-def _bold_line_letters(raw_lines: list[str], labels: list[tuple[str, str] | None]) -> set[str]:
-    """Letters of lines that are one bold option ("**B) Bacterial infection**"): the way Gemma-style replies
-    highlight the answer above an explanation whose own bold labels ("**A) Viral:** ...") are commentary."""
-    return {label[0] for raw, label in zip(raw_lines, labels) if label and _BOLD_LINE.fullmatch(raw)}
+def _is_exactly_option(text: str, letter: str, options: Mapping[str, str]) -> bool:
+    """Whether ``text`` is option ``letter``'s text, give or take case and punctuation (not a comment on it)."""
+    return bool(options) and _normalised_options(options).get(letter) == _normalise(text)
 
 
 def _fallback(text: str, valid: frozenset[str], options: Mapping[str, str]) -> str | None:
     """Weak commitments, used only when the reply has no answer statement; in-range letters only.
 
-    A lone letter on the first or last line is an answer. A labelled line ("C) Capsular plication") is one only
-    when no other line is labelled with a different letter: several labels are a restated option list or an
-    option-by-option walkthrough, whose last item is not a choice.
+    A lone letter on the first or last line is an answer. A labelled line ("C) Capsular plication") is one when
+    no other line is labelled with a different letter: several labels are a restated option list or an
+    option-by-option walkthrough, whose items are not choices. The exception is a last line that is exactly
+    one option after a paragraph rather than after a short list item: the conclusion of a discussion.
     """
-    raw_lines = [raw for raw in text.splitlines() if _clean_line(raw)]
-    if not raw_lines:
+    lines = [c for c in (_clean_line(raw) for raw in text.splitlines()) if c]
+    if not lines:
         return None
-    lines = [_clean_line(raw) for raw in raw_lines]
     labels = [_line_label(c) for c in lines]
     if not _ROMAN_OUTLINE.search(text):
         one_label = len({label[0] for label in labels if label}) == 1
@@ -474,13 +578,16 @@ def _fallback(text: str, valid: frozenset[str], options: Mapping[str, str]) -> s
             letter, rest = label
             if not rest or (one_label and _label_commits(lines[i], letter, rest, options)):
                 return letter
-    for bold in (_bold_line_letters(raw_lines, labels), {_first_group(m, 2) for m in _BOLD_LETTER.finditer(text)}):
-        if len(bold & valid) == 1:
-            return (bold & valid).pop()
+            after_item = i > 0 and labels[i - 1] is not None and len(lines[i - 1]) <= _SHORT_LINE
+            concludes = i == len(lines) - 1 and not after_item
+            if concludes and _is_exactly_option(rest, letter, options):
+                return letter
+    bold = {_first_group(m, 2) for m in _BOLD_LETTER.finditer(text)} & valid
+    if len(bold) == 1:
+        return bold.pop()
     if options:
         for i in (len(lines) - 1, 0):
-            short = len(lines[i]) <= _SHORT_LINE and labels[i] is None
-            letter = _option_for_text(lines[i], options, _SHORT_LINE) if short else None
+            letter = _option_for_text(lines[i], options) if labels[i] is None else None
             if letter in valid:
                 return letter
     return None
@@ -501,6 +608,7 @@ def extract(
     ``letters`` is the valid option set ("ABCDE", or a range like "A-J"); ``options`` maps letter -> option
     text when known, so answers written as option text can be mapped back to their letter; ``think_end`` is
     the reasoning-model end token from the model profile (without it in the response -> cut off -> no answer).
+    Raises ValueError for an invalid ``letters`` spec, which is a configuration error, not a model failure.
     """
     if response is None or not response.strip():
         return Extraction(None, "empty")
@@ -508,13 +616,13 @@ def extract(
     body = strip_reasoning(response, think_end=think_end)
     if body is None:
         return Extraction(None, "unterminated_think")
-    body = unicodedata.normalize("NFKC", body)
-    normalised_options = {str(k).strip().upper(): _normalise(str(v)) for k, v in (options or {}).items()}
-    statements = _statements(body, normalised_options)
+    if not body.isascii():
+        body = unicodedata.normalize("NFKC", body)
+    statements = _statements(body, options or {})
     if statements:
         strong = [s for s in statements if not s.weak]
         return _verdict((strong or statements)[-1].letters, valid)
-    letter = _fallback(body, valid, normalised_options)
+    letter = _fallback(body, valid, options or {})
     return Extraction(letter, "ok") if letter else Extraction(None, "no_answer")
 
 

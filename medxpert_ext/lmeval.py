@@ -1,8 +1,9 @@
 """lm-eval adapter: the glue the task YAMLs point at. Thin by design; the work lives in data/prompts/extract.
 
 Run-level settings reach the tasks through lm-eval's metadata (``--metadata '{"data_dir": ..., "think_end":
-...}'``; lm-eval also passes every model arg), which lm-eval hands to ``custom_dataset``. ``think_end`` is
-stored on each doc because filters only see docs, and it is the one setting the extractor needs per response.
+...}'``; lm-eval also passes every model arg), which lm-eval hands to ``custom_dataset`` only. Filters see
+nothing but responses and docs, so the settings a filter needs (``think_end``; the judge endpoint of the
+``*_judge`` variants, never its key) are stored on each doc, where ``--log_samples`` also records them.
 """
 
 from __future__ import annotations
@@ -22,15 +23,30 @@ patch_mixed_modalities()
 NO_ANSWER_PREFIX = "[no answer: "
 
 
-def dataset_loader(bench: Benchmark) -> Callable[..., dict[str, Any]]:
+# --metadata keys of the judge variants -> JudgeSettings fields (env vars MEDXPERT_JUDGE_* fill the rest)
+JUDGE_METADATA = {
+    "judge_base_url": "base_url",
+    "judge_model": "model",
+    "judge_api_key_env": "api_key_env",
+    "judge_concurrency": "concurrency",
+    "judge_timeout": "timeout",
+    "judge_max_retries": "max_retries",
+    "judge_token_budget": "token_budget",
+}
+
+
+def dataset_loader(bench: Benchmark, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
     """A ``custom_dataset`` callable for one benchmark (lm-eval calls it with metadata + model args)."""
 
-    def load(data_dir: str | None = None, think_end: str | None = None, **_ignored: Any) -> dict[str, Any]:
+    def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
         import datasets
 
         docs = load_docs(bench, data_dir)
+        judge_settings = {field: _str_or_none(meta.get(key)) for key, field in JUDGE_METADATA.items()}
         for doc in docs:
             doc["think_end"] = think_end or None
+            if judge:
+                doc["judge"] = judge_settings
         return {"test": datasets.Dataset.from_list(docs)}
 
     load.__name__ = f"load_{bench.source}"
@@ -79,3 +95,70 @@ def process_results(doc: dict, results: list[str]) -> dict[str, float]:
         "acc": float(is_answer(pred) and pred == doc["answer"]),
         "extract_fail": float(not is_answer(pred)),
     }
+
+
+# ----------------------------------------------------------------------------------------- judge variants
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class JudgeChoice(Filter):
+    """Response -> the LLM judge's verdict record (sees every doc of the task, so requests run concurrently).
+
+    The record is a JSON string: lm-eval writes filtered responses with ``str()``, and JSON keeps
+    ``--log_samples`` machine-readable.
+    """
+
+    def apply(self, resps: Iterable[list[str]], docs: list[dict]) -> list[list[str]]:
+        import json
+        import logging
+
+        from .judge.mcq import judge_responses, sample_record
+        from .judge.settings import JudgeSettings
+
+        resps = list(resps)
+        if not docs:
+            return resps
+        overrides = {k: v for k, v in (docs[0].get("judge") or {}).items() if v is not None}
+        settings = JudgeSettings.from_env(**overrides)
+        verdicts, report = judge_responses(docs, [r[0] for r in resps], settings)
+        log = logging.getLogger("medxpert_ext.judge")
+        log.info(
+            "judge %s: %d verdicts (%d cached), %d requests, %d errors, tokens %d prompt + %d completion",
+            settings.model, len(verdicts), report.cached, report.requests_sent, report.errors,
+            report.usage_total.prompt_tokens, report.usage_total.completion_tokens,
+        )  # fmt: skip
+        records = [sample_record(doc, r[0], v) for doc, r, v in zip(docs, resps, verdicts)]
+        disagree = [doc["id"] for doc, rec in zip(docs, records) if rec["agreement"] is False]
+        if disagree:
+            log.info("judge and rule extractor disagree on %d samples: %s", len(disagree), ", ".join(disagree))
+        if report.errors:
+            log.warning("%d samples have no verdict (judge_error, not scored); rerun the same command to retry them "
+                        "- verdicts already received are cached", report.errors)  # fmt: skip
+        return [[json.dumps(rec, ensure_ascii=False)] for rec in records]
+
+
+def process_results_judge(doc: dict, results: list[str]) -> dict[str, Any]:
+    import json
+
+    from .judge.mcq import sample_metrics
+
+    return sample_metrics(json.loads(results[0]))
+
+
+def judged_mean(values: list[float | None]) -> float:
+    """Mean over judged samples only: judge errors are reported by ``judge_error``, never scored as wrong."""
+    judged = [v for v in values if v is not None]
+    return sum(judged) / len(judged) if judged else float("nan")
+
+
+def calibration(values: list[tuple[float, bool] | None]) -> float:
+    from .judge.metrics import calibration_error
+
+    pairs = [v for v in values if v is not None]
+    err = calibration_error([c for c, _ in pairs], [bool(k) for _, k in pairs]) if pairs else None
+    return float("nan") if err is None else err
+
+
+def total(values: list[float]) -> float:
+    return float(sum(values))

@@ -74,8 +74,16 @@ OPTION_SENTENCES = (
     "Option {L} is incorrect because the timeline does not fit.",
     "**{L}. {T}** - a common distractor in this scenario.",
 )
-FINDINGS = ("a positive sulcus sign", "microcytic red cells", "ST elevation in II, III and aVF", "a comminuted fragment",
-            "lobar consolidation", "a low ferritin", "generalized ligamentous laxity", "hypotension")
+FINDINGS = (
+    "a positive sulcus sign",
+    "microcytic red cells",
+    "ST elevation in II, III and aVF",
+    "a comminuted fragment",
+    "lobar consolidation",
+    "a low ferritin",
+    "generalized ligamentous laxity",
+    "hypotension",
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,12 @@ COMMIT_STYLES: tuple[Style, ...] = (
     lambda r, x, t, last: f"The correct answer is {t}.",
     lambda r, x, t, last: f"Answer: {r.choice('ABCDE')}\n\nWait, on reflection the answer is {x}.",
     lambda r, x, t, last: f"The correct answer is {x}.\n\nOption A is incorrect because it does not address the cause.",
+    lambda r, x, t, last: f"**Final Answer**\n\\[\n\\boxed{{\\text{{{x}}}}}\n\\]",
+    lambda r, x, t, last: f"La respuesta correcta es la {x}.",
+    lambda r, x, t, last: f"I would choose {x}.",
+    lambda r, x, t, last: f"Option {x} is the most appropriate choice here.",
+    lambda r, x, t, last: f"answer: {x.lower()}",
+    lambda r, x, t, last: f"{x}. {t}",
 )
 
 
@@ -154,7 +168,8 @@ def corpus_accuracy(path: Path = CORPUS) -> tuple[int, int, list[str]]:
     correct, failures = 0, []
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for row in rows:
-        got = extract(row["response"], parse_letters(row["letters"]), row.get("options"), think_end=row.get("think_end"))
+        letters = parse_letters(row["letters"])
+        got = extract(row["response"], letters, row.get("options"), think_end=row.get("think_end"))
         if got.letter == row["expected"]:
             correct += 1
         else:
@@ -184,7 +199,8 @@ def main() -> None:
     print(f"extractor read the intended letter (or no answer) on {agreed}/{len(cases)} = {agreed / len(cases):.2%}")
     print(f"simulated model accuracy vs gold: {scored / len(cases):.2%}")
     correct, total, failures = corpus_accuracy()
-    print(f"corpus accuracy: {correct}/{total} = {correct / total:.2%}" + (f"; failing: {failures}" if failures else ""))
+    failing = f"; failing: {', '.join(failures)}" if failures else ""
+    print(f"corpus accuracy: {correct}/{total} = {correct / total:.2%}{failing}")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,16 @@
 from medxpert_ext.data import Benchmark
 from medxpert_ext.lmeval import (  # noqa: F401  (referenced by the YAMLs)
     ExtractChoice,
+    JudgeChoice,
+    calibration,
     dataset_loader,
     doc_to_image,
     doc_to_target,
     doc_to_text,
+    judged_mean,
     process_results,
+    process_results_judge,
+    total,
 )
 
 text_reasoning = dataset_loader(Benchmark("medxpertqa_text", "medxpertqa_text", question_type="Reasoning"))
@@ -16,3 +21,9 @@ mm_reasoning = dataset_loader(Benchmark("medxpertqa_mm", "medxpertqa_mm", questi
 mm_understanding = dataset_loader(Benchmark("medxpertqa_mm", "medxpertqa_mm", question_type="Understanding"))
 text_sampled = dataset_loader(Benchmark("medxpertqa_text", "medxpertqa_text", sampled="text_sampled"))
 mm_sampled = dataset_loader(Benchmark("medxpertqa_mm", "medxpertqa_mm", sampled="mm_sampled"))
+
+# LLM-judge variants
+text_judge = dataset_loader(Benchmark("medxpertqa_text", "medxpertqa_text"), judge=True)
+mm_judge = dataset_loader(Benchmark("medxpertqa_mm", "medxpertqa_mm"), judge=True)
+text_sampled_judge = dataset_loader(Benchmark("medxpertqa_text", "medxpertqa_text", sampled="text_sampled"), judge=True)
+mm_sampled_judge = dataset_loader(Benchmark("medxpertqa_mm", "medxpertqa_mm", sampled="mm_sampled"), judge=True)

@@ -1,0 +1,87 @@
+"""Judging multiple-choice responses (MedXpertQA, the MCQ suite): shared by the lm-eval filter and
+``medxpert judge``, so both paths send identical requests and hit the same cache entries.
+
+The judge sees the response after the model's reasoning (``strip_reasoning``), like the rule extractor. A response
+whose reasoning never closed has no final answer: it is incorrect without asking anyone (the rule extractor says
+the same), so no tokens are spent on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..extract import extract, strip_reasoning
+from .types import JudgeItem, Usage, Verdict
+
+UNTERMINATED = "no final answer: the reasoning block was never closed (cut off by the token limit?)"
+
+
+def options_of(doc: dict) -> dict[str, str]:
+    return {o["letter"]: o["content"] for o in doc.get("options") or []}
+
+
+def rule_letter(doc: dict, response: str | None) -> str | None:
+    return extract(response, doc["letters"], options_of(doc), think_end=doc.get("think_end")).letter
+
+
+def judge_input(doc: dict, response: str | None, task: str) -> JudgeItem | Verdict:
+    """The item to send, or the verdict when there is nothing to judge."""
+    final = strip_reasoning(response or "", think_end=doc.get("think_end"))
+    if final is None:
+        return Verdict(status="incorrect", extracted_answer=None, reasoning=UNTERMINATED, confidence=100.0)
+    return JudgeItem(
+        task=task,
+        sample_id=str(doc["id"]),
+        mode="exact",
+        question=doc["question"],
+        response=final,
+        gold=doc["answer"],
+        options=options_of(doc),
+    )
+
+
+def judge_responses(docs: Sequence[dict], responses: Sequence[str | None], settings: Any, *, progress: bool = True):
+    """Verdicts aligned with ``docs`` and the run report (requests, cache hits, usage, faults)."""
+    from .runner import judge_items
+
+    inputs = [judge_input(doc, resp, doc.get("source") or "mcq") for doc, resp in zip(docs, responses)]
+    items = [x for x in inputs if isinstance(x, JudgeItem)]
+    report = judge_items(items, settings, progress=progress)
+    sent = iter(report.verdicts)
+    verdicts = [next(sent) if isinstance(x, JudgeItem) else x for x in inputs]
+    return verdicts, report
+
+
+def sample_record(doc: dict, response: str | None, verdict: Verdict) -> dict[str, Any]:
+    """What one judged sample shows: the judge's verdict next to the rule extractor's letter."""
+    rule = rule_letter(doc, response)
+    usage = verdict.usage if not verdict.cached else Usage()
+    judged = verdict.status in ("correct", "incorrect")
+    return {
+        "verdict": verdict.status,
+        "judge_extracted": verdict.extracted_answer,
+        "confidence": verdict.confidence,
+        "judge_reasoning": verdict.reasoning,
+        "judge_error": verdict.error,
+        "cached": verdict.cached,
+        "rule_extracted": rule,
+        "rule_correct": rule == doc["answer"],
+        "agreement": ((verdict.status == "correct") == (rule == doc["answer"])) if judged else None,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+    }
+
+
+def sample_metrics(record: dict[str, Any]) -> dict[str, Any]:
+    """Per-sample metric values; ``None`` marks "not judged" and is left out of judged means."""
+    judged = record["verdict"] in ("correct", "incorrect")
+    correct = record["verdict"] == "correct"
+    return {
+        "judge_acc": float(correct) if judged else None,
+        "judge_error": float(not judged),
+        "calibration_error": (record["confidence"], correct) if judged and record["confidence"] is not None else None,
+        "agreement": float(record["agreement"]) if judged else None,
+        "judge_prompt_tokens": record["prompt_tokens"],
+        "judge_completion_tokens": record["completion_tokens"],
+    }

@@ -1,0 +1,52 @@
+"""The mixed-modality work-around for lm-eval's multimodal backends (see medxpert_ext/lmeval_compat.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from medxpert_ext.lmeval_compat import _split_by_modality
+
+
+class FakeBackend:
+    """Mimics lm-eval 0.4.13: decides by the FIRST request whether the whole list has images."""
+
+    def __init__(self):
+        self.calls = []
+
+    def generate_until(self, requests, disable_tqdm=False):
+        self.calls.append(len(requests))
+        with_images = len(requests[0].args) > 2
+        return [f"{r.args[0]}:{'img' if with_images and len(r.args) > 2 else 'text'}" for r in requests]
+
+
+def _req(name, image=False):
+    return SimpleNamespace(args=(name, {}, {"visual": ["x"]}) if image else (name, {}))
+
+
+def test_mixed_requests_are_split_and_order_kept():
+    backend = FakeBackend()
+    split = _split_by_modality(FakeBackend.generate_until)
+    requests = [_req("t1"), _req("i1", True), _req("t2"), _req("i2", True), _req("i3", True)]
+    assert FakeBackend.generate_until(backend, requests) == ["t1:text", "i1:text", "t2:text", "i2:text", "i3:text"]
+    backend.calls.clear()
+    assert split(backend, requests) == ["t1:text", "i1:img", "t2:text", "i2:img", "i3:img"]
+    assert backend.calls == [2, 3]
+
+
+def test_single_modality_runs_untouched():
+    backend = FakeBackend()
+    split = _split_by_modality(FakeBackend.generate_until)
+    assert split(backend, [_req("a"), _req("b")]) == ["a:text", "b:text"]
+    assert split(backend, [_req("c", True)]) == ["c:img"]
+    assert backend.calls == [2, 1]
+
+
+def test_lm_eval_api_backend_is_patched_once():
+    from lm_eval.models.api_models import TemplateAPI
+
+    from medxpert_ext.lmeval_compat import patch_mixed_modalities
+
+    import medxpert_ext.lmeval  # noqa: F401  (importing the adapter applies the patch)
+
+    assert getattr(TemplateAPI.generate_until, "_medxpert_split_by_modality", False)
+    assert "lm_eval.models.api_models.TemplateAPI" not in patch_mixed_modalities()  # idempotent
