@@ -9,6 +9,8 @@ data root in the canonical layout (``MEDXPERT_DATA_DIR`` or lm-eval ``--metadata
     <root>/medbench/medqa_test.jsonl        MedQA-USMLE 4-option test (1,273)
     <root>/medbench/medmcqa_dev.jsonl       MedMCQA validation (4,183)
     <root>/medbench/mmlu_medical_test.jsonl six MMLU medical subjects (1,089)
+    <root>/vqa/<name>/test.jsonl + images/ + SHA256SUMS   medical VQA (``medxpert data prepare``)
+    <root>/medlfqa/<subset>.jsonl           MedLFQA long-form subsets
 
 Both record shapes are accepted (hub: ``options`` dict + plain ``label`` letter; local files: ``options`` list of
 ``{letter, content}`` + one-element ``label`` list; medbench files carry the choices only inside the question).
@@ -346,3 +348,145 @@ def load_docs(bench: Benchmark, data_dir: str | os.PathLike | None = None) -> li
     if not docs:
         raise DataError(f"{where}: no records for {bench}")
     return docs
+
+
+# --------------------------------------------------------------------------------------------- medical VQA
+VQA_DIR = "vqa"
+VQA_ANSWER_TYPES = ("closed", "open")
+
+
+def _cache_root() -> Path:
+    """Where hub downloads are converted to the local layout when no data root is given."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "medxpert-ext" / "data"
+
+
+def vqa_folder(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """The prepared, checksum-verified folder of one VQA dataset (downloaded from the hub when no root is set)."""
+    from .vqa_prepare import SOURCES, download_and_prepare, verify
+
+    if name not in SOURCES:
+        raise DataError(f"unknown VQA dataset {name!r}; known: {', '.join(sorted(SOURCES))}")
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        folder = _cache_root() / VQA_DIR / name
+        if not (folder / "test.jsonl").is_file():
+            download_and_prepare(name, _cache_root())
+    else:
+        folder = root / VQA_DIR / name
+        if not (folder / "test.jsonl").is_file():
+            raise DataError(
+                f"missing {folder / 'test.jsonl'} (data root {root}); convert the downloaded dataset with "
+                f"`medxpert data prepare {name} <snapshot folder or archive> --root {root}`"
+            )
+    verify(folder)
+    return folder
+
+
+def vqa_doc(row: Mapping[str, Any], *, source: str, mcq: bool, images_dir: Path, where: str, fallback_id: str):
+    """One normalised VQA doc. Multiple-choice sets become ordinary MCQ docs (one image)."""
+    image = row.get("image")
+    if not isinstance(image, str) or not image:
+        raise DataError(f"{where}: missing 'image' (a file name under {images_dir})")
+    if mcq:
+        doc = mcq_doc({**row, "images": [image]}, source=source, where=where, fallback_id=fallback_id)
+    else:
+        question, answer, kind = row.get("question"), row.get("answer"), row.get("answer_type")
+        if not isinstance(question, str) or not question.strip():
+            raise DataError(f"{where}: missing or empty 'question'")
+        if not isinstance(answer, str) or not answer.strip():
+            raise DataError(f"{where}: missing or empty 'answer'")
+        if kind not in VQA_ANSWER_TYPES:
+            raise DataError(f"{where}: 'answer_type' must be one of {VQA_ANSWER_TYPES}, got {kind!r}")
+        answers = row.get("answers") or [answer]
+        doc = {
+            "id": str(row.get("id") or fallback_id),
+            "source": source,
+            "question": question.strip(),
+            "answer": answer.strip(),
+            "answers": [str(a) for a in answers],
+            "answer_type": kind,
+            "images": [image],
+        }
+    doc["images"] = [str(image_path(images_dir, image, where=f"{where}, sample {doc['id']}"))]
+    return doc
+
+
+def load_vqa_docs(name: str, data_dir: str | os.PathLike | None = None, *, answer_type: str | None = None):
+    """Normalised docs of one VQA dataset, optionally only its closed or open questions."""
+    from .vqa_prepare import SOURCES
+
+    folder = vqa_folder(name, data_dir)
+    path = folder / "test.jsonl"
+    docs = []
+    for i, row in enumerate(read_jsonl(path)):
+        doc = vqa_doc(row, source=f"vqa_{name}", mcq=SOURCES[name].mcq, images_dir=folder / "images",
+                      where=f"{path} (row {i + 1})", fallback_id=f"{name}-{i}")  # fmt: skip
+        if answer_type is None or doc.get("answer_type") == answer_type:
+            docs.append(doc)
+    if not docs:
+        raise DataError(f"{path}: no {answer_type or ''} questions".replace("  ", " "))
+    return docs
+
+
+# ------------------------------------------------------------------------------------------------ MedLFQA
+MEDLFQA_REPO = "dmis-lab/MedLFQA"
+# 51a064d ("remove original", May 2024) holds the files OLAPH's GitHub ships, byte-identical in size to
+# ../shared/data; later hub commits re-uploaded kqa_golden/kqa_silver with different content.
+MEDLFQA_REVISION = "51a064dd1676206e010f72a24c72c245f94ad049"
+MEDLFQA_SUBSETS = {  # subset -> (file name on the hub / in OLAPH's repo, rows)
+    "kqa_golden": ("kqa_golden_test_MedLFQA.jsonl", 201),
+    "kqa_silver": ("kqa_silver_wogold_test_MedLFQA.jsonl", 904),
+    "live_qa": ("live_qa_test_MedLFQA.jsonl", 100),
+    "medication_qa": ("medication_qa_test_MedLFQA.jsonl", 666),
+    "healthsearch_qa": ("healthsearch_qa_test_MedLFQA.jsonl", 3077),
+}
+
+
+def _statements(row: Mapping[str, Any], field: str, where: str) -> list[str]:
+    value = row.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise DataError(f"{where}: '{field}' must be a list of statements (strings)")
+    return [s.strip() for s in value if s.strip()]
+
+
+def medlfqa_doc(row: Mapping[str, Any], *, subset: str, where: str, index: int) -> dict[str, Any]:
+    question, answer = row.get("Question"), row.get("Free_form_answer")
+    if not isinstance(question, str) or not question.strip():
+        raise DataError(f"{where}: missing or empty 'Question'")
+    if not isinstance(answer, str):
+        raise DataError(f"{where}: missing 'Free_form_answer' (the questions-only HealthSearchQA file has no "
+                        "references; use healthsearch_qa_test_MedLFQA.jsonl)")  # fmt: skip
+    # live_qa row 71 has an empty reference but real statements: kept (every row, no sampling); its lexical
+    # scores are undefined and left out of the means, its factuality scores count.
+    # Some real rows have no must-have statements (4 in kqa_silver): kept; their comprehensiveness is undefined
+    # and left out of the mean, never scored 0.
+    must, nice = _statements(row, "Must_have", where), _statements(row, "Nice_to_have", where)
+    return {
+        "id": f"{subset}-{index}",
+        "source": f"medlfqa_{subset}",
+        "question": question.strip(),
+        "answer": answer.strip(),
+        "must_have": must,
+        "nice_to_have": nice,
+    }
+
+
+def load_medlfqa_docs(subset: str, data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Every row of one MedLFQA subset (no sampling), from ``<root>/medlfqa/<subset>.jsonl`` or the hub."""
+    if subset not in MEDLFQA_SUBSETS:
+        raise DataError(f"unknown MedLFQA subset {subset!r}; known: {', '.join(MEDLFQA_SUBSETS)}")
+    hub_file, _ = MEDLFQA_SUBSETS[subset]
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        from huggingface_hub import hf_hub_download
+
+        path = Path(hf_hub_download(MEDLFQA_REPO, hub_file, repo_type="dataset", revision=MEDLFQA_REVISION))
+    else:
+        path = root / "medlfqa" / f"{subset}.jsonl"
+        if not path.is_file():
+            raise DataError(f"missing data file {path} (data root {root}); download {hub_file} from the hub "
+                            f"({MEDLFQA_REPO}) or OLAPH's GitHub (MedLFQA/) and save it as {path.name}")  # fmt: skip
+    return [medlfqa_doc(row, subset=subset, where=f"{path} (row {i + 1})", index=i) for i, row in enumerate(read_jsonl(path))]

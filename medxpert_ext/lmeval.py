@@ -102,7 +102,7 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-class JudgeChoice(Filter):
+class JudgeFilter(Filter):
     """Response -> the LLM judge's verdict record (sees every doc of the task, so requests run concurrently).
 
     The record is a JSON string: lm-eval writes filtered responses with ``str()``, and JSON keeps
@@ -113,7 +113,7 @@ class JudgeChoice(Filter):
         import json
         import logging
 
-        from .judge.mcq import judge_responses, sample_record
+        from .judge.samples import judge_responses, sample_record
         from .judge.settings import JudgeSettings
 
         resps = list(resps)
@@ -141,7 +141,7 @@ class JudgeChoice(Filter):
 def process_results_judge(doc: dict, results: list[str]) -> dict[str, Any]:
     import json
 
-    from .judge.mcq import sample_metrics
+    from .judge.samples import sample_metrics
 
     return sample_metrics(json.loads(results[0]))
 
@@ -162,3 +162,75 @@ def calibration(values: list[tuple[float, bool] | None]) -> float:
 
 def total(values: list[float]) -> float:
     return float(sum(values))
+
+
+# -------------------------------------------------------------------------------------------- medical VQA
+def vqa_loader(name: str, answer_type: str | None = None, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
+    """``custom_dataset`` for one VQA dataset (all questions, or only its closed / open ones)."""
+
+    def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
+        import datasets
+
+        from .data import load_vqa_docs
+
+        docs = load_vqa_docs(name, data_dir, answer_type=answer_type)
+        judge_settings = {field: _str_or_none(meta.get(key)) for key, field in JUDGE_METADATA.items()}
+        for doc in docs:
+            doc["think_end"] = think_end or None
+            if judge:
+                doc["judge"] = judge_settings
+        return {"test": datasets.Dataset.from_list(docs)}
+
+    load.__name__ = f"load_vqa_{name}_{answer_type or 'all'}"
+    return load
+
+
+class StripReasoning(Filter):
+    """Response -> the text after the model's reasoning, or ``[no answer: unterminated_think]``.
+
+    vllm-vlm and hf-multimodal return reasoning models' <think> blocks verbatim; short-answer metrics must see
+    only the answer, and a reasoning block cut off by the token limit holds no answer at all.
+    """
+
+    def apply(self, resps: Iterable[list[str]], docs: list[dict]) -> list[list[str]]:
+        from .extract import strip_reasoning
+
+        out = []
+        for responses, doc in zip(resps, docs):
+            kept = []
+            for response in responses:
+                final = strip_reasoning(response or "", think_end=doc.get("think_end"))
+                kept.append(f"{NO_ANSWER_PREFIX}unterminated_think]" if final is None else final.strip())
+            out.append(kept)
+        return out
+
+
+def _answer_text(value: str) -> str | None:
+    return None if value.startswith(NO_ANSWER_PREFIX) else value
+
+
+def process_results_closed(doc: dict, results: list[str]) -> dict[str, float]:
+    """Yes/no questions: ``closed_acc`` (no committed yes/no counts as wrong) and ``closed_unreadable``."""
+    from .vqa_metrics import score_closed
+
+    pred = _answer_text(results[0])
+    if pred is None:
+        return {"closed_acc": 0.0, "closed_unreadable": 1.0}
+    return score_closed(pred, doc["answer"])
+
+
+def process_results_open(doc: dict, results: list[str]) -> dict[str, Any]:
+    """Open questions: LLaVA-Med recall, token F1, normalised exact match (best over reference answers);
+    ``bleu`` items are (prediction, references) pairs for the corpus-level aggregation."""
+    from .vqa_metrics import score_open
+
+    pred = _answer_text(results[0]) or ""
+    scores = [score_open(pred, gold) for gold in doc.get("answers") or [doc["answer"]]]
+    best = {key: max(s[key] for s in scores) for key in scores[0]}
+    return best | {"bleu": (pred, list(doc.get("answers") or [doc["answer"]]))}
+
+
+def vqa_bleu(items: list[tuple[str, list[str]]]) -> float:
+    from .vqa_metrics import bleu
+
+    return bleu([p for p, _ in items], [refs for _, refs in items])

@@ -31,3 +31,24 @@ def mcq_prompt(doc: Mapping[str, Any]) -> str:
     text = MCQ_TEMPLATE.format(question=doc["question"], last=doc["letters"][-1])
     images = doc.get("images") or []
     return (IMAGE_PLACEHOLDER + "\n") * len(images) + text if images else text
+
+
+# Medical VQA: the short-answer convention of LLaVA-Med and its successors (their published numbers use it).
+VQA_SHORT = "{question}\nAnswer the question using a single word or phrase."
+VQA_MCQ = "{question}\n{choices}\nAnswer with the option's letter from the given choices directly."
+
+
+def vqa_prompt(doc: Mapping[str, Any]) -> str:
+    if doc.get("letters"):  # multiple-choice sets (PMC-VQA, OmniMedVQA)
+        choices = "\n".join(f"{o['letter']}. {o['content']}" for o in doc["options"])
+        text = VQA_MCQ.format(question=doc["question"], choices=choices)
+    else:
+        text = VQA_SHORT.format(question=doc["question"])
+    return (IMAGE_PLACEHOLDER + "\n") * len(doc.get("images") or []) + text
+
+
+def lfqa_prompt(doc: Mapping[str, Any]) -> str:
+    """OLAPH's zero-shot setting: the bare question, with a question mark added when missing
+    (pdata_collection.py builds ``query = inst['Question']`` and appends '?'); no instruction, no examples."""
+    question = doc["question"]
+    return question if question.endswith("?") else question + "?"

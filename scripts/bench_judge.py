@@ -1,20 +1,16 @@
 """Judge runner overhead: 2,450 exact-mode verdicts against the scripted judge with a fixed latency.
 
-    python scripts/bench_judge.py [--n 2450] [--concurrency 64] [--latency 0.2] [--server-nodelay]
+    python scripts/bench_judge.py [--n 2450] [--concurrency 64] [--latency 0.2]
 
 Prints the wall time of a run on a fresh cache, the ideal n / concurrency x latency and their ratio, then the
 wall time and requests sent of the fully cached rerun (must be 0).
 
-``--server-nodelay`` sets TCP_NODELAY on the scripted server's sockets: the stock test server sends headers and
-body in two writes, so Nagle + the client's delayed ACK add ~40 ms to every request (real servers such as
-uvicorn/vLLM set TCP_NODELAY; the flag shows the runner's own overhead without that artefact).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import sys
 import tempfile
 import time
@@ -23,22 +19,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import tests.scripted_server as scripted_server_module  # noqa: E402
 from medxpert_ext.judge.runner import judge_items  # noqa: E402
 from medxpert_ext.judge.settings import JudgeSettings  # noqa: E402
 from tests.judge_script import JudgeScript, expected_status, make_items  # noqa: E402
 from tests.scripted_server import ScriptedServer  # noqa: E402
-
-
-def _patch_server_nodelay() -> None:
-    handler = scripted_server_module._Handler
-    original = handler.setup
-
-    def setup(self) -> None:
-        original(self)
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    handler.setup = setup
 
 
 def main() -> None:
@@ -46,12 +30,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2450)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency", type=float, default=0.2)
-    ap.add_argument("--server-nodelay", action="store_true")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    if args.server_nodelay:
-        _patch_server_nodelay()
 
     items = make_items(args.n)
     ideal = args.n / args.concurrency * args.latency
@@ -63,7 +44,7 @@ def main() -> None:
         wall = time.perf_counter() - started
         wrong = sum(v.status != expected_status(it.sample_id) for it, v in zip(items, report.verdicts))
         print(f"fresh cache : {args.n} items, concurrency {args.concurrency}, latency {args.latency}s"
-              f"{' (server TCP_NODELAY)' if args.server_nodelay else ''}")
+              )
         print(f"  wall {wall:.2f}s  ideal {ideal:.2f}s  ratio {wall / ideal:.3f}  "
               f"requests {report.requests_sent} (server saw {server.count})  errors {report.errors}  "
               f"mismatched verdicts {wrong}")

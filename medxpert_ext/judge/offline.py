@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import __version__
 from ..lmeval import calibration, judged_mean, total
-from .mcq import judge_responses, sample_metrics, sample_record
+from .samples import judge_responses, sample_metrics, sample_record
 from .settings import JudgeSettings
 
 FILTER = "judge"

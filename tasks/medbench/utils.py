@@ -3,7 +3,7 @@
 from medxpert_ext.data import Benchmark
 from medxpert_ext.lmeval import (  # noqa: F401  (referenced by the YAMLs)
     ExtractChoice,
-    JudgeChoice,
+    JudgeFilter,
     calibration,
     dataset_loader,
     doc_to_target,

@@ -1,5 +1,6 @@
-"""Judging multiple-choice responses (MedXpertQA, the MCQ suite): shared by the lm-eval filter and
-``medxpert judge``, so both paths send identical requests and hit the same cache entries.
+"""Judging task samples: multiple-choice docs (MedXpertQA, the MCQ suite, PMC-VQA) in the HLE-style exact
+mode, open VQA docs against their reference answer. Shared by the lm-eval filters and ``medxpert judge``, so
+every path sends identical requests and hits the same cache entries.
 
 The judge sees the response after the model's reasoning (``strip_reasoning``), like the rule extractor. A response
 whose reasoning never closed has no final answer: it is incorrect without asking anyone (the rule extractor says
@@ -25,11 +26,19 @@ def rule_letter(doc: dict, response: str | None) -> str | None:
     return extract(response, doc["letters"], options_of(doc), think_end=doc.get("think_end")).letter
 
 
+def is_mcq(doc: dict) -> bool:
+    return bool(doc.get("letters"))
+
+
 def judge_input(doc: dict, response: str | None, task: str) -> JudgeItem | Verdict:
     """The item to send, or the verdict when there is nothing to judge."""
     final = strip_reasoning(response or "", think_end=doc.get("think_end"))
     if final is None:
         return Verdict(status="incorrect", extracted_answer=None, reasoning=UNTERMINATED, confidence=100.0)
+    if not is_mcq(doc):
+        references = doc.get("answers") or [doc["answer"]]
+        return JudgeItem(task=task, sample_id=str(doc["id"]), mode="open", question=doc["question"],
+                         response=final, gold=" / ".join(references))  # fmt: skip
     return JudgeItem(
         task=task,
         sample_id=str(doc["id"]),
@@ -54,10 +63,10 @@ def judge_responses(docs: Sequence[dict], responses: Sequence[str | None], setti
 
 
 def sample_record(doc: dict, response: str | None, verdict: Verdict) -> dict[str, Any]:
-    """What one judged sample shows: the judge's verdict next to the rule extractor's letter."""
-    rule = rule_letter(doc, response)
+    """What one judged sample shows: the judge's verdict, next to the rule extractor's letter for MCQ docs."""
+    rule = rule_letter(doc, response) if is_mcq(doc) else None
     usage = verdict.usage if not verdict.cached else Usage()
-    judged = verdict.status in ("correct", "incorrect")
+    judged = verdict.status in ("correct", "incorrect") and is_mcq(doc)
     return {
         "verdict": verdict.status,
         "judge_extracted": verdict.extracted_answer,
@@ -66,7 +75,7 @@ def sample_record(doc: dict, response: str | None, verdict: Verdict) -> dict[str
         "judge_error": verdict.error,
         "cached": verdict.cached,
         "rule_extracted": rule,
-        "rule_correct": rule == doc["answer"],
+        "rule_correct": rule == doc["answer"] if is_mcq(doc) else None,
         "agreement": ((verdict.status == "correct") == (rule == doc["answer"])) if judged else None,
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -77,11 +86,12 @@ def sample_metrics(record: dict[str, Any]) -> dict[str, Any]:
     """Per-sample metric values; ``None`` marks "not judged" and is left out of judged means."""
     judged = record["verdict"] in ("correct", "incorrect")
     correct = record["verdict"] == "correct"
+    confidence = record["confidence"]
     return {
         "judge_acc": float(correct) if judged else None,
         "judge_error": float(not judged),
-        "calibration_error": (record["confidence"], correct) if judged and record["confidence"] is not None else None,
-        "agreement": float(record["agreement"]) if judged else None,
+        "calibration_error": (confidence, correct) if judged and confidence is not None else None,
+        "agreement": None if record["agreement"] is None else float(record["agreement"]),
         "judge_prompt_tokens": record["prompt_tokens"],
         "judge_completion_tokens": record["completion_tokens"],
     }
