@@ -230,12 +230,14 @@ def test_cache_keeps_only_definitive_verdicts(tmp_path):
 
 
 _WRITER = """
-import sys, time
+import pathlib, sys, time
 sys.path.insert(0, {repo!r})
 from medxpert_ext.judge.cache import VerdictCache
 from medxpert_ext.judge.types import JudgeItem, Verdict
-w, start = int(sys.argv[1]), float(sys.argv[3])
-time.sleep(max(0.0, start - time.time()))  # all writers open the fresh file and write at the same moment
+w, barrier = int(sys.argv[1]), pathlib.Path(sys.argv[3])
+(barrier / f"ready-{{w}}").touch()
+while len(list(barrier.glob("ready-*"))) < 4:  # all writers open the fresh file and write at the same moment
+    time.sleep(0.01)
 cache = VerdictCache(sys.argv[2])
 began = time.time()
 for i in range(500):
@@ -248,8 +250,9 @@ print(began, time.time())
 def test_cache_with_concurrent_writer_processes(tmp_path):
     path = tmp_path / "shared.sqlite"
     code = _WRITER.format(repo=str(REPO))
-    start = time.time() + 2.0
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(w), str(path), str(start)],
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(w), str(path), str(barrier)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for w in range(4)]
     spans = []
     for p in procs:
