@@ -192,7 +192,7 @@ def breakdown(
 
 @app.command()
 def judge(
-    samples: Annotated[list[Path], typer.Argument(help="lm-eval samples_*.jsonl files of medxpert/medbench tasks", exists=True)],
+    samples: Annotated[list[Path], typer.Argument(help="lm-eval samples_*.jsonl files of MCQ or VQA tasks", exists=True)],
     base_url: Annotated[Optional[str], typer.Option(help="judge endpoint, e.g. https://api.openai.com/v1 [env MEDXPERT_JUDGE_BASE_URL]")] = None,
     model: Annotated[Optional[str], typer.Option(help="judge model, e.g. o3-mini [env MEDXPERT_JUDGE_MODEL]")] = None,
     api_key_env: Annotated[Optional[str], typer.Option(help="NAME of the env var holding the key (default MEDXPERT_JUDGE_API_KEY, then OPENAI_API_KEY)")] = None,
@@ -230,11 +230,10 @@ def _print_judged(results_file: Path) -> None:
         table.add_column(col, justify="left" if col == "task" else "right")
     for task, row in data["results"].items():
         usage = data["judge"]["usage"][task]
-        table.add_row(
-            task, str(data["n-samples"][task]["effective"]), f"{row['judge_acc,judge']:.4f}",
-            f"{row['judge_error,judge']:.4f}", f"{row['calibration_error,judge']:.4f}", f"{row['agreement,judge']:.4f}",
-            f"{usage['prompt_tokens']}/{usage['completion_tokens']}",
-        )  # fmt: skip
+        cell = [f"{row[k]:.4f}" if k in row else "-" for k in
+                ("judge_acc,judge", "judge_error,judge", "calibration_error,judge", "agreement,judge")]  # fmt: skip
+        table.add_row(task, str(data["n-samples"][task]["effective"]), *cell,
+                      f"{usage['prompt_tokens']}/{usage['completion_tokens']}")  # fmt: skip
     console = Console()
     console.print(table)
     j = data["judge"]
@@ -244,6 +243,55 @@ def _print_judged(results_file: Path) -> None:
         console.print(f"[yellow]{j['errors']} samples have no verdict (judge_error, not scored): rerun the same "
                       "command to retry them; verdicts already received are cached.[/yellow]")  # fmt: skip
     console.print(f"[bold]results[/bold] {results_file}")
+
+
+data_app = typer.Typer(help="Prepare and check local datasets (medical VQA).", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _data_root(root: Optional[Path]) -> Path:
+    from .data import DATA_DIR_ENV, resolve_data_dir
+
+    resolved = resolve_data_dir(root) if root else resolve_data_dir()
+    if resolved is None:
+        _fail(f"give --root or set {DATA_DIR_ENV}")
+    return resolved
+
+
+@data_app.command("prepare")
+def data_prepare(
+    name: Annotated[str, typer.Argument(help="vqarad | slake | pathvqa | pmcvqa | vqamed2021 | quiltvqa | omnimedvqa")],
+    source: Annotated[Optional[Path], typer.Argument(help="downloaded hub snapshot folder or official archive; omit to download from the hub")] = None,
+    root: Annotated[Optional[Path], typer.Option(help="data root [env MEDXPERT_DATA_DIR]")] = None,
+) -> None:
+    """Convert a dataset into the local layout <root>/vqa/NAME/ (test.jsonl, images/, SHA256SUMS)."""
+    from .data import DataError
+    from .vqa_prepare import download_and_prepare, prepare
+
+    target_root = root or _data_root(None)
+    try:
+        folder = prepare(name, source, target_root) if source else download_and_prepare(name, target_root)
+    except DataError as exc:
+        _fail(str(exc))
+    rows = sum(1 for line in (folder / "test.jsonl").open() if line.strip())
+    typer.echo(f"{folder}: {rows} questions, checksums in {folder / 'SHA256SUMS'}")
+
+
+@data_app.command("verify")
+def data_verify(
+    name: Annotated[str, typer.Argument(help="dataset name")],
+    root: Annotated[Optional[Path], typer.Option(help="data root [env MEDXPERT_DATA_DIR]")] = None,
+) -> None:
+    """Check a prepared dataset against its SHA256SUMS."""
+    from .data import VQA_DIR, DataError
+    from .vqa_prepare import verify
+
+    folder = _data_root(root) / VQA_DIR / name
+    try:
+        verify(folder)
+    except DataError as exc:
+        _fail(str(exc))
+    typer.echo(f"{folder}: ok")
 
 
 @app.command()

@@ -219,18 +219,23 @@ def process_results_closed(doc: dict, results: list[str]) -> dict[str, float]:
     return score_closed(pred, doc["answer"])
 
 
-def process_results_open(doc: dict, results: list[str]) -> dict[str, Any]:
-    """Open questions: LLaVA-Med recall, token F1, normalised exact match (best over reference answers);
-    ``bleu`` items are (prediction, references) pairs for the corpus-level aggregation."""
+def process_results_open(doc: dict, results: list[str]) -> dict[str, float]:
+    """Open questions: LLaVA-Med recall, token F1, normalised exact match (best over reference answers)."""
     from .vqa_metrics import score_open
 
     pred = _answer_text(results[0]) or ""
     scores = [score_open(pred, gold) for gold in doc.get("answers") or [doc["answer"]]]
-    best = {key: max(s[key] for s in scores) for key in scores[0]}
-    return best | {"bleu": (pred, list(doc.get("answers") or [doc["answer"]]))}
+    return {key: max(s[key] for s in scores) for key in scores[0]}
+
+
+def process_results_vqamed(doc: dict, results: list[str]) -> dict[str, Any]:
+    """VQA-Med-2021: the open metrics plus (prediction, references) pairs for its BLEU."""
+    pred = _answer_text(results[0]) or ""
+    return process_results_open(doc, results) | {"bleu": (pred, list(doc.get("answers") or [doc["answer"]]))}
 
 
 def vqa_bleu(items: list[tuple[str, list[str]]]) -> float:
+    """VQA-Med-2021's BLEU (its evaluator's per-question sentence BLEU, best reference, averaged)."""
     from .vqa_metrics import bleu
 
     return bleu([p for p, _ in items], [refs for _, refs in items])

@@ -1,6 +1,6 @@
 """``medxpert judge``: re-score lm-eval samples files after the evaluated model has released the GPU.
 
-Reads ``samples_<task>_<time>.jsonl`` of our multiple-choice tasks, judges every response (cached verdicts cost
+Reads ``samples_<task>_<time>.jsonl`` of our multiple-choice and open-VQA tasks, judges every response (cached verdicts cost
 nothing), and writes an lm-eval-shaped ``results_<time>.json`` (task ``<task>_judge``, metric keys
 ``judge_acc,judge`` ...) plus per-sample verdicts, under ``<output>/<the samples' model folder>/`` so the
 leaderboard reads it like any lm-eval run.
@@ -52,9 +52,9 @@ def read_samples_file(path: Path) -> tuple[str, list[tuple[dict, str | None]]]:
             except json.JSONDecodeError as exc:
                 raise SamplesError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
             doc = row.get("doc")
-            if not isinstance(doc, dict) or not {"id", "question", "answer", "letters"} <= set(doc):
-                raise SamplesError(f"{path}:{lineno}: not a sample of a medxpert multiple-choice task (doc lacks "
-                                   "id/question/answer/letters)")  # fmt: skip
+            if not isinstance(doc, dict) or not {"id", "question", "answer"} <= set(doc):
+                raise SamplesError(f"{path}:{lineno}: not a sample of a medxpert multiple-choice or VQA task "
+                                   "(doc lacks id/question/answer)")  # fmt: skip
             try:
                 response = row["resps"][0][0]
             except (KeyError, IndexError, TypeError):
@@ -100,6 +100,8 @@ def judge_samples(paths: list[Path], settings: JudgeSettings, output_path: Path,
                 fh.write(json.dumps(line, ensure_ascii=False) + "\n")
         row: dict[str, Any] = {"alias": name}
         for key, agg in AGGREGATE.items():
+            if key not in per_metric:  # calibration/agreement: multiple-choice tasks only
+                continue
             row[f"{key},{FILTER}"] = agg(per_metric[key])
             if key in ("judge_acc", "judge_error", "agreement"):
                 row[f"{key}_stderr,{FILTER}"] = _stderr(per_metric[key])

@@ -68,6 +68,7 @@ def sample_record(doc: dict, response: str | None, verdict: Verdict) -> dict[str
     usage = verdict.usage if not verdict.cached else Usage()
     judged = verdict.status in ("correct", "incorrect") and is_mcq(doc)
     return {
+        "mode": "exact" if is_mcq(doc) else "open",
         "verdict": verdict.status,
         "judge_extracted": verdict.extracted_answer,
         "confidence": verdict.confidence,
@@ -83,15 +84,20 @@ def sample_record(doc: dict, response: str | None, verdict: Verdict) -> dict[str
 
 
 def sample_metrics(record: dict[str, Any]) -> dict[str, Any]:
-    """Per-sample metric values; ``None`` marks "not judged" and is left out of judged means."""
+    """Per-sample metric values; ``None`` marks "not judged" and is left out of judged means.
+
+    Calibration and agreement with the rule extractor exist for multiple-choice (exact mode) samples only.
+    """
     judged = record["verdict"] in ("correct", "incorrect")
     correct = record["verdict"] == "correct"
-    confidence = record["confidence"]
-    return {
+    metrics: dict[str, Any] = {
         "judge_acc": float(correct) if judged else None,
         "judge_error": float(not judged),
-        "calibration_error": (confidence, correct) if judged and confidence is not None else None,
-        "agreement": None if record["agreement"] is None else float(record["agreement"]),
         "judge_prompt_tokens": record["prompt_tokens"],
         "judge_completion_tokens": record["completion_tokens"],
     }
+    if record["mode"] == "exact":
+        confidence = record["confidence"]
+        metrics["calibration_error"] = (confidence, correct) if judged and confidence is not None else None
+        metrics["agreement"] = None if record["agreement"] is None else float(record["agreement"])
+    return metrics

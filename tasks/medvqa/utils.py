@@ -11,6 +11,7 @@ from medxpert_ext.lmeval import (  # noqa: F401  (referenced by the YAMLs)
     process_results_closed,
     process_results_judge,
     process_results_open,
+    process_results_vqamed,
     total,
     vqa_bleu,
     vqa_loader,
