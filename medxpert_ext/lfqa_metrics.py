@@ -29,10 +29,7 @@ ROUGE (``ROUGESCORE``)
     are ignored (this is not ``rougeLsum``).
     *Checked*: ``tests/test_lfqa_metrics.py`` reproduces all nine P/R/F1 values of 11 published OLAPH
     per-sample records (pdata_selfbiorag-7b_live_qa_sampling.jsonl) exactly.
-    Our implementation gives the same result as ``rouge_scorer.RougeScorer.score``.  It uses rouge-score's
-    own tokenizer and n-gram formula.  The only change is the LCS length, which we compute with a
-    bit-parallel algorithm (Hyyro 2004) instead of the O(n*m) Python table.  The tests compare it with
-    rouge-score value for value.
+    We call rouge-score itself (``RougeScorer.score``) with those settings.
 
 BLEU: OLAPH computes no BLEU
     ``pdata_collection.py`` has no BLEU metric.  Its "semantic similarity" pair is BLEURT
@@ -132,7 +129,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -180,72 +176,19 @@ class _BadNumLayers(ValueError):
 
 
 @functools.lru_cache(maxsize=1)
-def _rouge_tokenizer():
+def _rouge_scorer():
     try:
-        from rouge_score import tokenizers
-    except ImportError as exc:  # pragma: no cover - rouge-score is a core dependency of lm-eval
+        from rouge_score import rouge_scorer
+    except ImportError as exc:  # pragma: no cover - rouge-score is a dependency of the pack
         raise MetricUnavailable("ROUGE needs the 'rouge-score' package: pip install rouge-score") from exc
-    return tokenizers.DefaultTokenizer(use_stemmer=False)  # OLAPH: use_stemmer=False
-
-
-def _fmeasure(precision: float, recall: float) -> float:
-    # rouge_score.scoring.fmeasure, same expression (so results are bit-identical)
-    if precision + recall > 0:
-        return 2 * precision * recall / (precision + recall)
-    return 0.0
-
-
-def _ngram_prf(target: Sequence[str], prediction: Sequence[str], n: int) -> tuple[float, float, float]:
-    """rouge_score.rouge_scorer._score_ngrams on _create_ngrams(tokens, n)."""
-    tgt = Counter(tuple(target[i : i + n]) for i in range(len(target) - n + 1))
-    pred = Counter(tuple(prediction[i : i + n]) for i in range(len(prediction) - n + 1))
-    overlap = sum(min(count, pred[gram]) for gram, count in tgt.items())
-    precision = overlap / max(sum(pred.values()), 1)
-    recall = overlap / max(sum(tgt.values()), 1)
-    return precision, recall, _fmeasure(precision, recall)
-
-
-def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest common subsequence, bit-parallel (Hyyro 2004): O(len(b) * len(a) / wordsize)."""
-    if not a or not b:
-        return 0
-    if len(a) < len(b):
-        a, b = b, a  # LCS is symmetric; put the longer sequence in the bit vector
-    masks: dict[str, int] = {}
-    for i, tok in enumerate(a):
-        masks[tok] = masks.get(tok, 0) | (1 << i)
-    full = (1 << len(a)) - 1
-    v = full
-    for tok in b:
-        m = masks.get(tok)
-        if m is None:
-            continue
-        u = v & m
-        v = ((v + u) | (v - u)) & full
-    return len(a) - v.bit_count()
-
-
-def _lcs_prf(target: Sequence[str], prediction: Sequence[str]) -> tuple[float, float, float]:
-    """rouge_score.rouge_scorer._score_lcs."""
-    if not target or not prediction:
-        return 0.0, 0.0, 0.0
-    lcs = _lcs_length(target, prediction)
-    precision = lcs / len(prediction)
-    recall = lcs / len(target)
-    return precision, recall, _fmeasure(precision, recall)
+    return rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=False)  # OLAPH: use_stemmer=False
 
 
 def _olaph_rouge_prf(prediction: str, reference: str) -> dict[str, tuple[float, float, float]]:
-    """(precision, recall, f1) per ROUGE type, in rouge-score's orientation for OLAPH's call
-    ``scorer.score(pred, answer)``: target = model answer, prediction = reference answer."""
-    tok = _rouge_tokenizer()
-    target = tok.tokenize((prediction or "").strip())
-    pred = tok.tokenize(reference or "")
-    return {
-        "rouge1": _ngram_prf(target, pred, 1),
-        "rouge2": _ngram_prf(target, pred, 2),
-        "rougeL": _lcs_prf(target, pred),
-    }
+    """(precision, recall, f1) per ROUGE type for OLAPH's call ``scorer.score(pred, answer)``, i.e. rouge-score's
+    target = model answer, prediction = reference answer."""
+    scores = _rouge_scorer().score((prediction or "").strip(), reference or "")
+    return {name: (s.precision, s.recall, s.fmeasure) for name, s in scores.items()}
 
 
 def rouge_scores(prediction: str, reference: str) -> dict[str, float]:
@@ -616,15 +559,3 @@ class NLIScorer:
         must = list(must_have or [])
         nice = list(nice_to_have or [])
         return factuality_from_labels(self.labels(answer, must + nice), len(must), empty_as_zero=empty_as_zero)
-
-
-def read_medlfqa(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Rows of a MedLFQA jsonl file (Question, Free_form_answer, Must_have, Nice_to_have, ...)."""
-    import json
-
-    rows = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
