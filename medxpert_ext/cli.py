@@ -90,6 +90,7 @@ def run_lm_eval(argv: list[str]) -> None:
     from lm_eval.utils import setup_logging
 
     from .data import DataError
+    from .lfqa_metrics import MetricUnavailable
     from .profiles import ProfileError
 
     try:
@@ -103,7 +104,7 @@ def run_lm_eval(argv: list[str]) -> None:
         args.include_path = includes
     try:
         cli.execute(args)
-    except DataError as exc:
+    except (DataError, MetricUnavailable) as exc:
         _fail(str(exc))
 
 

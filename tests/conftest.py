@@ -56,3 +56,17 @@ def mm_images_root(tmp_path_factory) -> Path:
     (root / "medbench").symlink_to(SHARED_DATA / "medbench")
     make_placeholder_images(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_nli_dir(tmp_path_factory) -> Path:
+    from tests.tiny_encoders import build_tiny_bert
+
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_biobert_nli"))
+
+
+@pytest.fixture(scope="session")
+def tiny_roberta_dir(tmp_path_factory) -> Path:
+    from tests.tiny_encoders import build_tiny_roberta
+
+    return build_tiny_roberta(tmp_path_factory.mktemp("tiny_roberta"))
