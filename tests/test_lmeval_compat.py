@@ -33,12 +33,18 @@ def test_mixed_requests_are_split_and_order_kept():
     assert backend.calls == [2, 3]
 
 
-def test_single_modality_runs_untouched():
+def test_text_only_runs_untouched_and_images_go_in_chunks(monkeypatch):
+    from medxpert_ext import lmeval_compat
+
+    monkeypatch.setattr(lmeval_compat, "IMAGE_CHUNK", 2)
     backend = FakeBackend()
     split = _split_by_modality(FakeBackend.generate_until)
-    assert split(backend, [_req("a"), _req("b")]) == ["a:text", "b:text"]
-    assert split(backend, [_req("c", True)]) == ["c:img"]
-    assert backend.calls == [2, 1]
+    assert split(backend, [_req("a"), _req("b"), _req("c")]) == ["a:text", "b:text", "c:text"]
+    assert backend.calls == [3]
+    backend.calls.clear()
+    images = [_req(f"i{k}", True) for k in range(5)]
+    assert split(backend, [_req("t"), *images]) == ["t:text", *[f"i{k}:img" for k in range(5)]]
+    assert backend.calls == [1, 2, 2, 1]  # text, then images two at a time
 
 
 def test_lm_eval_api_backend_is_patched_once():
