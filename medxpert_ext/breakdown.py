@@ -6,13 +6,12 @@ re-read of what lm-eval wrote, never a re-run.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import normalize_medical_task
+from .data import DataError, iter_jsonl, normalize_medical_task
 
 AXES = ("question_type", "medical_task", "body_system")
 
@@ -30,25 +29,18 @@ def read_samples(paths: Iterable[Path], filter_name: str | None = None) -> list[
     out = []
     for path in paths:
         task = path.name.removeprefix("samples_").rsplit("_", 1)[0]
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-                if filter_name and row.get("filter") not in (None, filter_name):
-                    continue
-                if "acc" not in row or not isinstance(row.get("doc"), dict):
-                    raise ValueError(f"{path}:{lineno}: not an lm-eval sample of a medxpert task (no 'acc'/'doc')")
-                doc = row["doc"]
-                axes = {
-                    "question_type": doc.get("question_type") or "-",
-                    "medical_task": normalize_medical_task(doc.get("medical_task")) or "-",
-                    "body_system": doc.get("body_system") or "-",
-                }
-                out.append(Sample(task, axes, row["acc"] == 1, row.get("extract_fail", 0) == 0))
+        for lineno, row in iter_jsonl(path):
+            if filter_name and row.get("filter") not in (None, filter_name):
+                continue
+            if "acc" not in row or not isinstance(row.get("doc"), dict):
+                raise DataError(f"{path}:{lineno}: not an lm-eval sample of a medxpert task (no 'acc'/'doc')")
+            doc = row["doc"]
+            axes = {
+                "question_type": doc.get("question_type") or "-",
+                "medical_task": normalize_medical_task(doc.get("medical_task")) or "-",
+                "body_system": doc.get("body_system") or "-",
+            }
+            out.append(Sample(task, axes, row["acc"] == 1, row.get("extract_fail", 0) == 0))
     return out
 
 

@@ -181,10 +181,11 @@ def breakdown(
 ) -> None:
     """Accuracy with n by question type x medical task x body system."""
     from .breakdown import read_samples, render
+    from .data import DataError
 
     try:
         rows = read_samples(samples, filter_name)
-    except ValueError as exc:
+    except DataError as exc:
         _fail(str(exc))
     if not rows:
         _fail("no samples in the given files")

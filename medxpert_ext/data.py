@@ -115,9 +115,9 @@ def _local_file(root: Path, key: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=16)
-def _read_jsonl_cached(path: str, mtime_ns: int) -> tuple[dict, ...]:
-    rows = []
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for every non-blank line; bad JSON or a non-object is a DataError naming file:line.
+    Every JSONL reader of the pack (benchmark files, lm-eval samples files) goes through here."""
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -128,8 +128,12 @@ def _read_jsonl_cached(path: str, mtime_ns: int) -> tuple[dict, ...]:
                 raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
-    return tuple(rows)
+            yield lineno, row
+
+
+@lru_cache(maxsize=16)
+def _read_jsonl_cached(path: str, mtime_ns: int) -> tuple[dict, ...]:
+    return tuple(row for _, row in iter_jsonl(path))
 
 
 def read_jsonl(path: Path) -> tuple[dict, ...]:

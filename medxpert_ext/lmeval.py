@@ -36,19 +36,24 @@ JUDGE_METADATA = {
 }
 
 
+def _as_dataset(docs: list[dict], think_end: str | None, meta: dict[str, Any], *, judge: bool,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Docs + the run settings filters need (see the module docstring) -> lm-eval's ``{split: Dataset}``."""
+    import datasets
+
+    judge_settings = {field: _str_or_none(meta.get(key)) for key, field in JUDGE_METADATA.items()}
+    for doc in docs:
+        doc |= {"think_end": think_end or None, **(extra or {})}
+        if judge:
+            doc["judge"] = judge_settings
+    return {"test": datasets.Dataset.from_list(docs)}
+
+
 def dataset_loader(bench: Benchmark, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
     """A ``custom_dataset`` callable for one benchmark (lm-eval calls it with metadata + model args)."""
 
     def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
-        import datasets
-
-        docs = load_docs(bench, data_dir)
-        judge_settings = {field: _str_or_none(meta.get(key)) for key, field in JUDGE_METADATA.items()}
-        for doc in docs:
-            doc["think_end"] = think_end or None
-            if judge:
-                doc["judge"] = judge_settings
-        return {"test": datasets.Dataset.from_list(docs)}
+        return _as_dataset(load_docs(bench, data_dir), think_end, meta, judge=judge)
 
     load.__name__ = f"load_{bench.source}"
     return load
@@ -170,17 +175,9 @@ def vqa_loader(name: str, answer_type: str | None = None, *, judge: bool = False
     """``custom_dataset`` for one VQA dataset (all questions, or only its closed / open ones)."""
 
     def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
-        import datasets
-
         from .data import load_vqa_docs
 
-        docs = load_vqa_docs(name, data_dir, answer_type=answer_type)
-        judge_settings = {field: _str_or_none(meta.get(key)) for key, field in JUDGE_METADATA.items()}
-        for doc in docs:
-            doc["think_end"] = think_end or None
-            if judge:
-                doc["judge"] = judge_settings
-        return {"test": datasets.Dataset.from_list(docs)}
+        return _as_dataset(load_vqa_docs(name, data_dir, answer_type=answer_type), think_end, meta, judge=judge)
 
     load.__name__ = f"load_vqa_{name}_{answer_type or 'all'}"
     return load
@@ -252,22 +249,15 @@ def lfqa_loader(subset: str, *, judge: bool = False) -> Callable[..., dict[str, 
 
     def load(data_dir: str | None = None, think_end: str | None = None, factuality: str = "similarity",
              nli_model: str | None = None, bertscore_model: str | None = None, **meta: Any) -> dict[str, Any]:  # fmt: skip
-        import datasets
-
         from .data import DataError, load_medlfqa_docs
 
         if factuality not in FACTUALITY_METHODS:
             raise DataError(f"--metadata factuality={factuality!r}: expected one of {FACTUALITY_METHODS}")
         if factuality == "similarity" and not judge:
             _nli_scorer(_str_or_none(nli_model))  # a missing model fails here, before any generation
-        docs = load_medlfqa_docs(subset, data_dir)
-        judge_settings = {field: _str_or_none(meta.get(key)) for key, field in JUDGE_METADATA.items()}
-        for doc in docs:
-            doc |= {"think_end": think_end or None, "factuality": factuality, "nli_model": _str_or_none(nli_model),
-                    "bertscore_model": _str_or_none(bertscore_model)}  # fmt: skip
-            if judge:
-                doc["judge"] = judge_settings
-        return {"test": datasets.Dataset.from_list(docs)}
+        extra = {"factuality": factuality, "nli_model": _str_or_none(nli_model),
+                 "bertscore_model": _str_or_none(bertscore_model)}  # fmt: skip
+        return _as_dataset(load_medlfqa_docs(subset, data_dir), think_end, meta, judge=judge, extra=extra)
 
     load.__name__ = f"load_medlfqa_{subset}"
     return load

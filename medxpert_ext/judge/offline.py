@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..data import DataError, iter_jsonl
 from ..lmeval import calibration, judged_mean, total
 from .samples import judge_responses, sample_metrics, sample_record
 from .settings import JudgeSettings
@@ -33,7 +34,7 @@ AGGREGATE = {
 }
 
 
-class SamplesError(ValueError):
+class SamplesError(DataError):
     """A samples file we cannot judge; the message names the file and line."""
 
 
@@ -43,23 +44,16 @@ def read_samples_file(path: Path) -> tuple[str, list[tuple[dict, str | None]]]:
     if not match:
         raise SamplesError(f"{path}: not an lm-eval samples file name (samples_<task>_<timestamp>.jsonl)")
     seen: dict[Any, tuple[dict, str | None]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SamplesError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            doc = row.get("doc")
-            if not isinstance(doc, dict) or not {"id", "question", "answer"} <= set(doc):
-                raise SamplesError(f"{path}:{lineno}: not a sample of a medxpert multiple-choice or VQA task "
-                                   "(doc lacks id/question/answer)")  # fmt: skip
-            try:
-                response = row["resps"][0][0]
-            except (KeyError, IndexError, TypeError):
-                raise SamplesError(f"{path}:{lineno}: no raw response in 'resps'") from None
-            seen.setdefault(row.get("doc_id", doc["id"]), (doc, response))
+    for lineno, row in iter_jsonl(path):
+        doc = row.get("doc")
+        if not isinstance(doc, dict) or not {"id", "question", "answer"} <= set(doc):
+            raise SamplesError(f"{path}:{lineno}: not a sample of a medxpert multiple-choice or VQA task "
+                               "(doc lacks id/question/answer)")  # fmt: skip
+        try:
+            response = row["resps"][0][0]
+        except (KeyError, IndexError, TypeError):
+            raise SamplesError(f"{path}:{lineno}: no raw response in 'resps'") from None
+        seen.setdefault(row.get("doc_id", doc["id"]), (doc, response))
     return match["task"], list(seen.values())
 
 
