@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .extract import options_from_question
+from .extract import Extraction, extract, options_from_question
 from .resources import sampled_ids
 
 DATA_DIR_ENV = "MEDXPERT_DATA_DIR"
@@ -215,6 +215,16 @@ def mcq_doc(row: Mapping[str, Any], *, source: str, where: str, fallback_id: str
         "subject": row.get("subject") or row.get("subject_name"),
         "images": _image_names(row, where),
     }
+
+
+def doc_options(doc: Mapping[str, Any]) -> dict[str, str]:
+    """Letter -> option text of a normalised MCQ doc."""
+    return {o["letter"]: o["content"] for o in doc.get("options") or []}
+
+
+def extract_for_doc(doc: Mapping[str, Any], response: str | None) -> Extraction:
+    """The rule extractor applied to a response to one MCQ doc (its letters, options and think_end)."""
+    return extract(response, doc["letters"], doc_options(doc), think_end=doc.get("think_end"))
 
 
 def _with_choices(question: str, options: Mapping[str, str]) -> str:

@@ -130,7 +130,6 @@ import functools
 import math
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -147,7 +146,6 @@ __all__ = [
     "bleu_score",
     "factuality_from_labels",
     "olaph_rouge_record",
-    "read_medlfqa",
     "rouge_scores",
 ]
 

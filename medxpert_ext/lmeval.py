@@ -14,8 +14,7 @@ from typing import Any
 
 from lm_eval.api.filter import Filter
 
-from .data import Benchmark, load_docs
-from .extract import extract
+from .data import Benchmark, extract_for_doc, load_docs
 from .lmeval_compat import patch_mixed_modalities
 from .prompts import mcq_prompt
 
@@ -72,10 +71,6 @@ def doc_to_image(doc: dict) -> list:
     return [LazyImage(p) for p in doc["images"]]
 
 
-def _options(doc: dict) -> dict[str, str]:
-    return {o["letter"]: o["content"] for o in doc.get("options") or []}
-
-
 class ExtractChoice(Filter):
     """Response -> committed option letter, or ``[no answer: <reason>]`` (kept readable in --log_samples)."""
 
@@ -84,7 +79,7 @@ class ExtractChoice(Filter):
         for responses, doc in zip(resps, docs):
             picked = []
             for response in responses:
-                got = extract(response, doc["letters"], _options(doc), think_end=doc.get("think_end"))
+                got = extract_for_doc(doc, response)
                 picked.append(got.letter if got.letter else f"{NO_ANSWER_PREFIX}{got.reason}]")
             out.append(picked)
         return out

@@ -21,9 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from medxpert_ext.data import Benchmark, load_docs, load_medlfqa_docs  # noqa: E402
+from medxpert_ext.data import Benchmark, doc_options, load_docs, load_medlfqa_docs, mcq_doc, read_jsonl  # noqa: E402
 from medxpert_ext.judge.modes import build_messages  # noqa: E402
-from medxpert_ext.judge.samples import options_of  # noqa: E402
 from medxpert_ext.judge.types import JudgeItem  # noqa: E402
 
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
@@ -64,17 +63,13 @@ def main() -> None:
            ("MedXpertQA MM (2,000)", None), ("MedQA (1,273)", Benchmark("medqa", "q")),
            ("MedMCQA (4,183)", Benchmark("medmcqa", "m")), ("MMLU-medical (1,089)", Benchmark("mmlu_medical", "u"))]  # fmt: skip
     for title, bench in mcq:
-        if bench is None:  # MM questions without images (the judge never sees images)
-            import json
-
-            docs_raw = [json.loads(x) for x in (args.data / "medxpertqa" / "mm_test.jsonl").open()]
-            from medxpert_ext.data import mcq_doc
-
-            docs = [mcq_doc(r, source="mm", where="mm", fallback_id="x") for r in docs_raw]
+        if bench is None:  # MM questions read without their images (the judge never sees images)
+            mm_rows = read_jsonl(args.data / "medxpertqa" / "mm_test.jsonl")
+            docs = [mcq_doc(r, source="mm", where="mm", fallback_id="x") for r in mm_rows]
         else:
             docs = load_docs(bench, args.data)
         items = [JudgeItem(task="t", sample_id=d["id"], mode="exact", question=d["question"], response=filler,
-                           gold=d["answer"], options=options_of(d)) for d in docs]  # fmt: skip
+                           gold=d["answer"], options=doc_options(d)) for d in docs]  # fmt: skip
         tokens = [prompt_tokens(i) for i in items]
         rows.append((title, len(items), len(items), sum(tokens), args.output_tokens * len(items)))
     for subset in ("kqa_golden", "kqa_silver", "live_qa", "medication_qa"):

@@ -158,7 +158,7 @@ class JudgeClient:
                 try:
                     return parse(content), spent
                 except ValueError as exc:
-                    raise _Fault("unparseable", f"{self._scrub(str(exc))} (reply: {self._scrub(content)[:200]!r})")
+                    raise _Fault("unparseable", f"{self._scrub(str(exc))} (reply: {self._scrub(content)[:200]!r})") from None
             except _Fault as fault:
                 self.faults[fault.kind] += 1
                 spent += fault.usage

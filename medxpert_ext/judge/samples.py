@@ -12,18 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..extract import extract, strip_reasoning
+from ..data import doc_options, extract_for_doc
+from ..extract import strip_reasoning
 from .types import JudgeItem, Usage, Verdict
 
 UNTERMINATED = "no final answer: the reasoning block was never closed (cut off by the token limit?)"
 
 
-def options_of(doc: dict) -> dict[str, str]:
-    return {o["letter"]: o["content"] for o in doc.get("options") or []}
-
-
 def rule_letter(doc: dict, response: str | None) -> str | None:
-    return extract(response, doc["letters"], options_of(doc), think_end=doc.get("think_end")).letter
+    return extract_for_doc(doc, response).letter
 
 
 def is_mcq(doc: dict) -> bool:
@@ -46,7 +43,7 @@ def judge_input(doc: dict, response: str | None, task: str) -> JudgeItem | Verdi
         question=doc["question"],
         response=final,
         gold=doc["answer"],
-        options=options_of(doc),
+        options=doc_options(doc),
     )
 
 
