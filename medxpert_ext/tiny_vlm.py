@@ -1,7 +1,7 @@
 """Build a tiny random-weight vision-language model + processor fully offline.
 
 The result is a normal Hugging Face Llava folder (``config.json``, ``model.safetensors``, tokenizer files,
-``processor_config.json`` / ``preprocessor_config.json``, ``chat_template.jinja``) that
+``processor_config.json`` (image processor included), ``chat_template.jinja``) that
 ``AutoModelForImageTextToText`` / ``AutoProcessor.from_pretrained`` and lm-eval's ``hf-multimodal`` backend
 can load::
 
@@ -27,9 +27,25 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .tiny_model import BOS, EOS, IM_START, PAD, SPECIAL_TOKENS, _corpus_lines, _save_quietly
+from .tiny_model import (
+    BOS,
+    EOS,
+    IM_START,
+    PAD,
+    SPECIAL_TOKENS,
+    _corpus_lines,
+    _save_quietly,
+)
 
-__all__ = ["build_tiny_vlm", "is_tiny_vlm_dir", "TINY_VLM_FORMAT", "IMAGE_TOKEN", "IMAGE_SIZE", "PATCH_SIZE"]
+__all__ = [
+    "IMAGE_SEQ_LENGTH",
+    "IMAGE_SIZE",
+    "IMAGE_TOKEN",
+    "PATCH_SIZE",
+    "TINY_VLM_FORMAT",
+    "build_tiny_vlm",
+    "is_tiny_vlm_dir",
+]
 
 #: Bump when the recipe changes so stale folders get rebuilt.
 TINY_VLM_FORMAT = 1
