@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["build_tiny_model", "is_tiny_model_dir", "TINY_MODEL_FORMAT"]
@@ -82,21 +83,44 @@ def _corpus_lines() -> list[str]:
     return lines * 3
 
 
-def is_tiny_model_dir(path: str | Path, *, seed: int | None = None) -> bool:
-    """True if *path* holds a complete tiny model (of the current format)."""
+def is_complete(path: str | Path, marker: str, fmt: int, required: tuple[str, ...], seed: int | None) -> bool:
+    """True if *path* holds a complete build: its marker (written last) names this format (and seed)."""
     path = Path(path)
     try:
-        meta = json.loads((path / _MARKER).read_text())
+        meta = json.loads((path / marker).read_text())
     except (OSError, ValueError):
         return False
-    if meta.get("format") != TINY_MODEL_FORMAT:
+    if meta.get("format") != fmt:
         return False
     if seed is not None and meta.get("seed") != seed:
         return False
-    return all((path / name).is_file() for name in _REQUIRED)
+    return all((path / name).is_file() for name in required)
 
 
-def _build_tokenizer():
+def build_atomically(out_dir: str | Path, marker: str, fmt: int, seed: int, write: Callable[[Path], None]) -> Path:
+    """Run *write* into a temporary sibling folder, then move the files into *out_dir*, the marker last, so an
+    interrupted build never looks complete."""
+    out = Path(out_dir).expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        write(tmp)
+        (tmp / marker).write_text(json.dumps({"format": fmt, "seed": seed}, indent=2) + "\n")
+        (out / marker).unlink(missing_ok=True)
+        for src in sorted(tmp.iterdir(), key=lambda p: p.name == marker):
+            os.replace(src, out / src.name)  # marker last
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def is_tiny_model_dir(path: str | Path, *, seed: int | None = None) -> bool:
+    """True if *path* holds a complete tiny model (of the current format)."""
+    return is_complete(path, _MARKER, TINY_MODEL_FORMAT, _REQUIRED, seed)
+
+
+def build_tokenizer(extra_special: tuple[str, ...] = (), chat_template: str = CHAT_TEMPLATE):
+    """Byte-level BPE trained in-process on a small built-in medical text (deterministic)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -106,7 +130,7 @@ def _build_tokenizer():
     trainer = trainers.BpeTrainer(
         vocab_size=2048,
         min_frequency=1,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=[*SPECIAL_TOKENS, *extra_special],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -116,8 +140,8 @@ def _build_tokenizer():
         bos_token=BOS,
         eos_token=EOS,
         pad_token=PAD,
-        additional_special_tokens=[IM_START],
-        chat_template=CHAT_TEMPLATE,
+        additional_special_tokens=[IM_START, *extra_special],
+        chat_template=chat_template,
         model_max_length=2048,
         padding_side="left",
         clean_up_tokenization_spaces=False,
@@ -155,7 +179,7 @@ def _build_model(tokenizer, seed: int):
     return model
 
 
-def _save_quietly(model, path: Path) -> None:
+def save_quietly(model, path: Path) -> None:
     """``save_pretrained`` without the "Writing model shards" progress bar."""
     from transformers.utils import logging as hf_logging
 
@@ -179,23 +203,13 @@ def build_tiny_model(out_dir: str | Path, *, seed: int = 0) -> Path:
     out = Path(out_dir).expanduser().resolve()
     if is_tiny_model_dir(out, seed=seed):
         return out
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-model-", dir=out.parent))
-    try:
-        tokenizer = _build_tokenizer()
-        model = _build_model(tokenizer, seed)
-        _save_quietly(model, tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / _MARKER).write_text(
-            json.dumps({"format": TINY_MODEL_FORMAT, "seed": seed}, indent=2) + "\n"
-        )
-        (out / _MARKER).unlink(missing_ok=True)
-        for src in sorted(tmp.iterdir(), key=lambda p: p.name == _MARKER):
-            os.replace(src, out / src.name)  # marker last
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
+    def write(folder: Path) -> None:
+        tokenizer = build_tokenizer()
+        save_quietly(_build_model(tokenizer, seed), folder)
+        tokenizer.save_pretrained(folder)
+
+    return build_atomically(out, _MARKER, TINY_MODEL_FORMAT, seed, write)
 
 if __name__ == "__main__":  # pragma: no cover - manual helper
     import sys

@@ -21,21 +21,9 @@ network access or downloaded weights. torch / transformers / tokenizers are impo
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from .tiny_model import (
-    BOS,
-    EOS,
-    IM_START,
-    PAD,
-    SPECIAL_TOKENS,
-    _corpus_lines,
-    _save_quietly,
-)
+from .tiny_model import build_atomically, build_tokenizer, is_complete, save_quietly
 
 __all__ = [
     "IMAGE_SEQ_LENGTH",
@@ -82,44 +70,7 @@ CHAT_TEMPLATE = (
 
 def is_tiny_vlm_dir(path: str | Path, *, seed: int | None = None) -> bool:
     """True if *path* holds a complete tiny VLM (of the current format)."""
-    path = Path(path)
-    try:
-        meta = json.loads((path / _MARKER).read_text())
-    except (OSError, ValueError):
-        return False
-    if meta.get("format") != TINY_VLM_FORMAT:
-        return False
-    if seed is not None and meta.get("seed") != seed:
-        return False
-    return all((path / name).is_file() for name in _REQUIRED)
-
-
-def _build_tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=2048,
-        min_frequency=1,
-        special_tokens=[*SPECIAL_TOKENS, IMAGE_TOKEN],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_corpus_lines(), trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token=BOS,
-        eos_token=EOS,
-        pad_token=PAD,
-        additional_special_tokens=[IM_START, IMAGE_TOKEN],
-        chat_template=CHAT_TEMPLATE,
-        model_max_length=2048,
-        padding_side="left",
-        clean_up_tokenization_spaces=False,
-    )
+    return is_complete(path, _MARKER, TINY_VLM_FORMAT, _REQUIRED, seed)
 
 
 def _build_processor(tokenizer):
@@ -213,24 +164,14 @@ def build_tiny_vlm(out_dir: str | Path, *, seed: int = 0) -> Path:
     out = Path(out_dir).expanduser().resolve()
     if is_tiny_vlm_dir(out, seed=seed):
         return out
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-vlm-", dir=out.parent))
-    try:
-        tokenizer = _build_tokenizer()
-        processor = _build_processor(tokenizer)
-        model = _build_model(tokenizer, seed)
-        _save_quietly(model, tmp)
-        processor.save_pretrained(tmp)  # tokenizer, image processor, chat template, processor config
-        (tmp / _MARKER).write_text(
-            json.dumps({"format": TINY_VLM_FORMAT, "seed": seed}, indent=2) + "\n"
-        )
-        (out / _MARKER).unlink(missing_ok=True)
-        for src in sorted(tmp.iterdir(), key=lambda p: p.name == _MARKER):
-            os.replace(src, out / src.name)  # marker last
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
+    def write(folder: Path) -> None:
+        tokenizer = build_tokenizer(extra_special=(IMAGE_TOKEN,), chat_template=CHAT_TEMPLATE)
+        processor = _build_processor(tokenizer)
+        save_quietly(_build_model(tokenizer, seed), folder)
+        processor.save_pretrained(folder)  # tokenizer, image processor, chat template, processor config
+
+    return build_atomically(out, _MARKER, TINY_VLM_FORMAT, seed, write)
 
 if __name__ == "__main__":  # pragma: no cover - manual helper
     import sys
