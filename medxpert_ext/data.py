@@ -33,14 +33,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .errors import DataError
 from .extract import Extraction, extract, options_from_question
 from .resources import sampled_ids
 
 DATA_DIR_ENV = "MEDXPERT_DATA_DIR"
-
-
-class DataError(Exception):
-    """Bad or missing benchmark data; the message names the file, field or sample and how to fix it."""
 
 
 # --------------------------------------------------------------------------------------------------- sources

@@ -55,7 +55,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .data import DataError
+from .errors import DataError
 
 log = logging.getLogger(__name__)
 
