@@ -145,6 +145,7 @@ def build_tokenizer(extra_special: tuple[str, ...] = (), chat_template: str = CH
         model_max_length=2048,
         padding_side="left",
         clean_up_tokenization_spaces=False,
+        model_input_names=["input_ids", "attention_mask"],  # transformers 4.x adds token_type_ids otherwise
     )
 
 

@@ -1,4 +1,4 @@
-"""Throughput benchmark for the lexical MedLFQA metrics in medxpert_ext.lfqa_metrics (ROUGE-1/2/L + BLEU).
+"""Throughput benchmark for the lexical MedLFQA metrics in medxpert_ext.metrics.lfqa (ROUGE-1/2/L + BLEU).
 
 Every row of the four local MedLFQA subsets (kqa_golden, kqa_silver, live_qa, medication_qa: 1,871 answers) gets a
 "prediction": its own Free_form_answer, perturbed deterministically (dropped, replaced and swapped words, a
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from medxpert_ext.data import load_medlfqa_docs  # noqa: E402
-from medxpert_ext.lfqa_metrics import bleu_score, rouge_scores  # noqa: E402
+from medxpert_ext.metrics.lfqa import bleu_score, rouge_scores  # noqa: E402
 
 SUBSETS = ("kqa_golden", "kqa_silver", "live_qa", "medication_qa")
 DEFAULT_DATA = ROOT.parent / "shared" / "data"

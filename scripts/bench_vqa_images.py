@@ -12,7 +12,7 @@ their PNG re-encoding is realistic rather than the worst case of pure noise), ha
 2. End to end: `medxpert lm-eval --tasks medvqa_pathvqa_closed,medvqa_pathvqa_open` through
    local-chat-completions against the scripted server; reports the run's peak RSS. lm-eval's API backend
    base64-encodes (as PNG) the images of all requests it is given before sending any; the pack hands them over
-   in chunks of 512 (medxpert_ext.lmeval_compat), so this figure includes lm-eval's copies of one chunk.
+   in chunks of 512 (medxpert_ext.harness.lmeval_compat), so this figure includes lm-eval's copies of one chunk.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ PACK_ONLY = textwrap.dedent(
     import resource, sys, time
     sys.path.insert(0, {repo!r})
     from medxpert_ext.data import load_vqa_docs
-    from medxpert_ext.lmeval import doc_to_image
+    from medxpert_ext.harness.lmeval import doc_to_image
     t0 = time.perf_counter()
     docs = load_vqa_docs("pathvqa", {root!r})
     t1 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Throughput benchmark for medxpert_ext.vqa_metrics at PathVQA's size (6,719 test questions).
+"""Throughput benchmark for medxpert_ext.metrics.vqa at PathVQA's size (6,719 test questions).
 
 Generates a deterministic mix of about half closed (yes/no) and half open short-answer questions, with replies
 in the styles models actually produce ("Yes.", "No, there is no ...", "**No**", "The answer is ...", hedges,
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from medxpert_ext.vqa_metrics import bleu, corpus_bleu, score_closed, score_open, sentence_bleu  # noqa: E402
+from medxpert_ext.metrics.vqa import bleu, corpus_bleu, score_closed, score_open, sentence_bleu  # noqa: E402
 
 FINDINGS = (
     "pulmonary embolism", "aortic dissection", "left lower lobe", "right kidney", "squamous cell carcinoma",

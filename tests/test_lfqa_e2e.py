@@ -92,7 +92,7 @@ def _mean(values):
 
 @needs_medlfqa
 def test_lexical_and_similarity_factuality(scripted_server, docs, tiny_nli_dir, tmp_path):
-    from medxpert_ext.lfqa_metrics import NLIScorer
+    from medxpert_ext.metrics.lfqa import NLIScorer
 
     server = scripted_server(_model(docs))
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDXPERT_")} | {"HF_HUB_OFFLINE": "1"}

@@ -1,4 +1,4 @@
-"""Tests for medxpert_ext.lfqa_metrics: OLAPH's MedLFQA metrics (ROUGE, BLEU, BERTScore, hallucination, comprehensiveness).
+"""Tests for medxpert_ext.metrics.lfqa: OLAPH's MedLFQA metrics (ROUGE, BLEU, BERTScore, hallucination, comprehensiveness).
 
 Hand-computed cases show their counts in comments. ROUGE is also checked against rouge-score itself and against
 per-sample scores that OLAPH published. The NLI/BERTScore models cannot be downloaded here, so those tests use
@@ -18,8 +18,8 @@ import pytest
 
 from tests.tiny_encoders import build_tiny_bert, build_tiny_roberta  # noqa: F401
 
-from medxpert_ext import lfqa_metrics as M
-from medxpert_ext.lfqa_metrics import (
+from medxpert_ext.metrics import lfqa as M
+from medxpert_ext.metrics.lfqa import (
     MetricUnavailable,
     NLIScorer,
     bertscore,

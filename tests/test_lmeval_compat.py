@@ -1,10 +1,10 @@
-"""The mixed-modality work-around for lm-eval's multimodal backends (see medxpert_ext/lmeval_compat.py)."""
+"""The mixed-modality work-around for lm-eval's multimodal backends (see medxpert_ext/harness/lmeval_compat.py)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from medxpert_ext.lmeval_compat import _split_by_modality
+from medxpert_ext.harness.lmeval_compat import _split_by_modality
 
 
 class FakeBackend:
@@ -34,7 +34,7 @@ def test_mixed_requests_are_split_and_order_kept():
 
 
 def test_text_only_runs_untouched_and_images_go_in_chunks(monkeypatch):
-    from medxpert_ext import lmeval_compat
+    from medxpert_ext.harness import lmeval_compat
 
     monkeypatch.setattr(lmeval_compat, "IMAGE_CHUNK", 2)
     backend = FakeBackend()
@@ -50,9 +50,9 @@ def test_text_only_runs_untouched_and_images_go_in_chunks(monkeypatch):
 def test_lm_eval_api_backend_is_patched_once():
     from lm_eval.models.api_models import TemplateAPI
 
-    from medxpert_ext.lmeval_compat import patch_mixed_modalities
+    from medxpert_ext.harness.lmeval_compat import patch_mixed_modalities
 
-    import medxpert_ext.lmeval  # noqa: F401  (importing the adapter applies the patch)
+    import medxpert_ext.harness.lmeval  # noqa: F401  (importing the adapter applies the patch)
 
     assert getattr(TemplateAPI.generate_until, "_medxpert_split_by_modality", False)
     assert "lm_eval.models.api_models.TemplateAPI" not in patch_mixed_modalities()  # idempotent

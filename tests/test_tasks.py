@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lm_eval.tasks import TaskManager
 
-from medxpert_ext.lmeval import ExtractChoice, process_results
+from medxpert_ext.harness.lmeval import ExtractChoice, process_results
 from medxpert_ext.prompts import mcq_prompt
 from medxpert_ext.resources import tasks_dir
 from tests.helpers import SHARED_DATA, needs_shared_data

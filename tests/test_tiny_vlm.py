@@ -61,7 +61,7 @@ def _samples(results: dict, task: str) -> list[dict]:
 def _filtered_from(resp: str, doc: dict) -> str:
     """What the StripReasoning + take_first filter makes of a raw reply (tasks/medvqa/_*_template_yaml)."""
     from medxpert_ext.extract import strip_reasoning
-    from medxpert_ext.lmeval import NO_ANSWER_PREFIX
+    from medxpert_ext.harness.lmeval import NO_ANSWER_PREFIX
 
     final = strip_reasoning(resp or "", think_end=doc.get("think_end"))
     return f"{NO_ANSWER_PREFIX}unterminated_think]" if final is None else final.strip()
@@ -125,7 +125,7 @@ def test_loads_with_auto_classes_and_generates_from_image_and_text(tiny_vlm_dir)
 
 # ---------------------------------------------------------------------------------------------- lm-eval runs
 def test_lm_eval_hf_multimodal_runs_vqa_tasks(tiny_vlm_dir, tmp_path):
-    from medxpert_ext.vqa_metrics import closed_answer, score_closed, score_open
+    from medxpert_ext.metrics.vqa import closed_answer, score_closed, score_open
     from tests.vqa_synth import write_dataset
 
     root = tmp_path / "data"

@@ -1,4 +1,4 @@
-"""Tests for medxpert_ext.vqa_metrics: hand-computed values for every function, plus cross-checks against
+"""Tests for medxpert_ext.metrics.vqa: hand-computed values for every function, plus cross-checks against
 independent re-implementations of the published scripts (LLaVA-Med's recall, NLTK's tokenizer, sacreBLEU)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from medxpert_ext.vqa_metrics import (
+from medxpert_ext.metrics.vqa import (
     bleu,
     closed_answer,
     closed_correct,
@@ -343,7 +343,7 @@ def test_mt_corpus_bleu_matches_a_direct_sacrebleu_call() -> None:
 
 def test_bleu_fast_tokenizer_path_equals_nltk() -> None:
     tokenize_module = pytest.importorskip("nltk.tokenize")
-    from medxpert_ext import vqa_metrics
+    from medxpert_ext.metrics import vqa as vqa_metrics
 
     tokenizer = tokenize_module.NLTKWordTokenizer()
     rng = random.Random(3)

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import __version__
 from ..data import DataError, iter_jsonl
-from ..lmeval import calibration, judged_mean, total
+from ..metrics.aggregate import calibration, judged_mean, total
 from .samples import judge_responses, sample_metrics, sample_record
 from .settings import JudgeSettings
 

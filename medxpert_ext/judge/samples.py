@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..data import doc_options, extract_for_doc
+from ..data import doc_options
 from ..extract import strip_reasoning
+from ..metrics.mcq import extract_for_doc
 from .types import JudgeItem, Usage, Verdict
 
 UNTERMINATED = "no final answer: the reasoning block was never closed (cut off by the token limit?)"

@@ -1,6 +1,6 @@
-"""Medical VQA task glue: one data loader per task; everything else comes from medxpert_ext.lmeval."""
+"""Medical VQA task glue: one data loader per task; everything else comes from medxpert_ext.harness.lmeval (the lm-eval adapter)."""
 
-from medxpert_ext.lmeval import (  # noqa: F401  (referenced by the YAMLs)
+from medxpert_ext.harness.lmeval import (  # noqa: F401  (referenced by the YAMLs)
     ExtractChoice,
     JudgeFilter,
     StripReasoning,

@@ -1,7 +1,7 @@
-"""MedXpertQA task glue: one data loader per task; everything else comes from medxpert_ext.lmeval."""
+"""MedXpertQA task glue: one data loader per task; everything else comes from medxpert_ext.harness.lmeval (the lm-eval adapter)."""
 
 from medxpert_ext.data import Benchmark
-from medxpert_ext.lmeval import (  # noqa: F401  (referenced by the YAMLs)
+from medxpert_ext.harness.lmeval import (  # noqa: F401  (referenced by the YAMLs)
     ExtractChoice,
     JudgeFilter,
     calibration,

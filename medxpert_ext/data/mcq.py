@@ -1,4 +1,4 @@
-"""The one data loader behind every task and harness adapter.
+"""Multiple-choice benchmarks (MedXpertQA Text/MM, MedQA, MedMCQA, MMLU-medical): sources, normalised docs, loading.
 
 Every benchmark is read either from the Hugging Face hub at a pinned revision (the default) or from a local
 data root in the canonical layout (``MEDXPERT_DATA_DIR`` or lm-eval ``--metadata '{"data_dir": ...}'``)::
@@ -23,21 +23,18 @@ names the file and how to obtain it.
 
 from __future__ import annotations
 
-import json
 import os
 import string
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError
-from .extract import Extraction, extract, options_from_question
-from .resources import sampled_ids
-
-DATA_DIR_ENV = "MEDXPERT_DATA_DIR"
+from ..errors import DataError
+from ..extract import options_from_question
+from ..resources import sampled_ids
+from .files import read_jsonl, resolve_data_dir
 
 
 # --------------------------------------------------------------------------------------------------- sources
@@ -87,55 +84,12 @@ OBTAIN_HINT = {
 }
 
 
-# ------------------------------------------------------------------------------------------------ data root
-def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The local data root in force: an explicit value (lm-eval metadata) wins over the environment.
-
-    ``None`` means "read from the hub". A root that does not exist is an error, not a fallback.
-    """
-    value = data_dir if data_dir not in (None, "") else os.environ.get(DATA_DIR_ENV) or None
-    if value is None:
-        return None
-    root = Path(value).expanduser()
-    if not root.is_absolute():
-        root = Path.cwd() / root
-    if not root.is_dir():
-        raise DataError(f"data root {root} (from {'data_dir' if data_dir else DATA_DIR_ENV}) is not a directory")
-    return root.resolve()
-
-
 def _local_file(root: Path, key: str) -> Path:
     path = root / LOCAL_FILES[key]
     if not path.is_file():
         family = "medbench" if path.parent.name == "medbench" else "medxpertqa"
         raise DataError(f"missing data file {path} (data root {root}); {OBTAIN_HINT[family]}")
     return path
-
-
-def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for every non-blank line; bad JSON or a non-object is a DataError naming file:line.
-    Every JSONL reader of the pack (benchmark files, lm-eval samples files) goes through here."""
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield lineno, row
-
-
-@lru_cache(maxsize=16)
-def _read_jsonl_cached(path: str, mtime_ns: int) -> tuple[dict, ...]:
-    return tuple(row for _, row in iter_jsonl(path))
-
-
-def read_jsonl(path: Path) -> tuple[dict, ...]:
-    """Parsed rows of a JSONL file, cached by path and mtime (Reasoning and Understanding share one read)."""
-    return _read_jsonl_cached(str(path), path.stat().st_mtime_ns)
 
 
 # ------------------------------------------------------------------------------------------- normalisation
@@ -217,11 +171,6 @@ def mcq_doc(row: Mapping[str, Any], *, source: str, where: str, fallback_id: str
 def doc_options(doc: Mapping[str, Any]) -> dict[str, str]:
     """Letter -> option text of a normalised MCQ doc."""
     return {o["letter"]: o["content"] for o in doc.get("options") or []}
-
-
-def extract_for_doc(doc: Mapping[str, Any], response: str | None) -> Extraction:
-    """The rule extractor applied to a response to one MCQ doc (its letters, options and think_end)."""
-    return extract(response, doc["letters"], doc_options(doc), think_end=doc.get("think_end"))
 
 
 def _with_choices(question: str, options: Mapping[str, str]) -> str:
@@ -359,145 +308,3 @@ def load_docs(bench: Benchmark, data_dir: str | os.PathLike | None = None) -> li
     if not docs:
         raise DataError(f"{where}: no records for {bench}")
     return docs
-
-
-# --------------------------------------------------------------------------------------------- medical VQA
-VQA_DIR = "vqa"
-VQA_ANSWER_TYPES = ("closed", "open")
-
-
-def _cache_root() -> Path:
-    """Where hub downloads are converted to the local layout when no data root is given."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "medxpert-ext" / "data"
-
-
-def vqa_folder(name: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """The prepared, checksum-verified folder of one VQA dataset (downloaded from the hub when no root is set)."""
-    from .vqa_prepare import SOURCES, download_and_prepare, verify
-
-    if name not in SOURCES:
-        raise DataError(f"unknown VQA dataset {name!r}; known: {', '.join(sorted(SOURCES))}")
-    root = resolve_data_dir(data_dir)
-    if root is None:
-        folder = _cache_root() / VQA_DIR / name
-        if not (folder / "test.jsonl").is_file():
-            download_and_prepare(name, _cache_root())
-    else:
-        folder = root / VQA_DIR / name
-        if not (folder / "test.jsonl").is_file():
-            raise DataError(
-                f"missing {folder / 'test.jsonl'} (data root {root}); convert the downloaded dataset with "
-                f"`medxpert data prepare {name} <snapshot folder or archive> --root {root}`"
-            )
-    verify(folder)
-    return folder
-
-
-def vqa_doc(row: Mapping[str, Any], *, source: str, mcq: bool, images_dir: Path, where: str, fallback_id: str):
-    """One normalised VQA doc. Multiple-choice sets become ordinary MCQ docs (one image)."""
-    image = row.get("image")
-    if not isinstance(image, str) or not image:
-        raise DataError(f"{where}: missing 'image' (a file name under {images_dir})")
-    if mcq:
-        doc = mcq_doc({**row, "images": [image]}, source=source, where=where, fallback_id=fallback_id)
-    else:
-        question, answer, kind = row.get("question"), row.get("answer"), row.get("answer_type")
-        if not isinstance(question, str) or not question.strip():
-            raise DataError(f"{where}: missing or empty 'question'")
-        if not isinstance(answer, str) or not answer.strip():
-            raise DataError(f"{where}: missing or empty 'answer'")
-        if kind not in VQA_ANSWER_TYPES:
-            raise DataError(f"{where}: 'answer_type' must be one of {VQA_ANSWER_TYPES}, got {kind!r}")
-        answers = row.get("answers") or [answer]
-        doc = {
-            "id": str(row.get("id") or fallback_id),
-            "source": source,
-            "question": question.strip(),
-            "answer": answer.strip(),
-            "answers": [str(a) for a in answers],
-            "answer_type": kind,
-            "images": [image],
-        }
-    doc["images"] = [str(image_path(images_dir, image, where=f"{where}, sample {doc['id']}"))]
-    return doc
-
-
-def load_vqa_docs(name: str, data_dir: str | os.PathLike | None = None, *, answer_type: str | None = None):
-    """Normalised docs of one VQA dataset, optionally only its closed or open questions."""
-    from .vqa_prepare import SOURCES
-
-    folder = vqa_folder(name, data_dir)
-    path = folder / "test.jsonl"
-    docs = []
-    for i, row in enumerate(read_jsonl(path)):
-        doc = vqa_doc(row, source=f"vqa_{name}", mcq=SOURCES[name].mcq, images_dir=folder / "images",
-                      where=f"{path} (row {i + 1})", fallback_id=f"{name}-{i}")  # fmt: skip
-        if answer_type is None or doc.get("answer_type") == answer_type:
-            docs.append(doc)
-    if not docs:
-        raise DataError(f"{path}: no {answer_type or ''} questions".replace("  ", " "))
-    return docs
-
-
-# ------------------------------------------------------------------------------------------------ MedLFQA
-MEDLFQA_REPO = "dmis-lab/MedLFQA"
-# 51a064d ("remove original", May 2024) holds the files OLAPH's GitHub ships, byte-identical in size to
-# ../shared/data; later hub commits re-uploaded kqa_golden/kqa_silver with different content.
-MEDLFQA_REVISION = "51a064dd1676206e010f72a24c72c245f94ad049"
-MEDLFQA_SUBSETS = {  # subset -> (file name on the hub / in OLAPH's repo, rows)
-    "kqa_golden": ("kqa_golden_test_MedLFQA.jsonl", 201),
-    "kqa_silver": ("kqa_silver_wogold_test_MedLFQA.jsonl", 904),
-    "live_qa": ("live_qa_test_MedLFQA.jsonl", 100),
-    "medication_qa": ("medication_qa_test_MedLFQA.jsonl", 666),
-    "healthsearch_qa": ("healthsearch_qa_test_MedLFQA.jsonl", 3077),
-}
-
-
-def _statements(row: Mapping[str, Any], field: str, where: str) -> list[str]:
-    value = row.get(field)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-        raise DataError(f"{where}: '{field}' must be a list of statements (strings)")
-    return [s.strip() for s in value if s.strip()]
-
-
-def medlfqa_doc(row: Mapping[str, Any], *, subset: str, where: str, index: int) -> dict[str, Any]:
-    question, answer = row.get("Question"), row.get("Free_form_answer")
-    if not isinstance(question, str) or not question.strip():
-        raise DataError(f"{where}: missing or empty 'Question'")
-    if not isinstance(answer, str):
-        raise DataError(f"{where}: missing 'Free_form_answer' (the questions-only HealthSearchQA file has no "
-                        "references; use healthsearch_qa_test_MedLFQA.jsonl)")  # fmt: skip
-    # live_qa row 71 has an empty reference but real statements: kept (every row, no sampling); its lexical
-    # scores are undefined and left out of the means, its factuality scores count.
-    # Some real rows have no must-have statements (4 in kqa_silver): kept; their comprehensiveness is undefined
-    # and left out of the mean, never scored 0.
-    must, nice = _statements(row, "Must_have", where), _statements(row, "Nice_to_have", where)
-    return {
-        "id": f"{subset}-{index}",
-        "source": f"medlfqa_{subset}",
-        "question": question.strip(),
-        "answer": answer.strip(),
-        "must_have": must,
-        "nice_to_have": nice,
-    }
-
-
-def load_medlfqa_docs(subset: str, data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """Every row of one MedLFQA subset (no sampling), from ``<root>/medlfqa/<subset>.jsonl`` or the hub."""
-    if subset not in MEDLFQA_SUBSETS:
-        raise DataError(f"unknown MedLFQA subset {subset!r}; known: {', '.join(MEDLFQA_SUBSETS)}")
-    hub_file, _ = MEDLFQA_SUBSETS[subset]
-    root = resolve_data_dir(data_dir)
-    if root is None:
-        from huggingface_hub import hf_hub_download
-
-        path = Path(hf_hub_download(MEDLFQA_REPO, hub_file, repo_type="dataset", revision=MEDLFQA_REVISION))
-    else:
-        path = root / "medlfqa" / f"{subset}.jsonl"
-        if not path.is_file():
-            raise DataError(f"missing data file {path} (data root {root}); download {hub_file} from the hub "
-                            f"({MEDLFQA_REPO}) or OLAPH's GitHub (MedLFQA/) and save it as {path.name}")  # fmt: skip
-    return [medlfqa_doc(row, subset=subset, where=f"{path} (row {i + 1})", index=i) for i, row in enumerate(read_jsonl(path))]

@@ -110,9 +110,9 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "bleu",
@@ -472,3 +472,22 @@ def corpus_bleu(predictions: Sequence[str], golds: Sequence[Golds]) -> float:
     width = max(len(r) for r in refs)
     streams = [[r[i] if i < len(r) else None for r in refs] for i in range(width)]
     return sacrebleu.corpus_bleu(list(predictions), streams, lowercase=True).score / 100.0  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------- per-sample, per doc
+def references(doc: Mapping[str, Any]) -> list[str]:
+    """Every accepted reference answer of a VQA doc."""
+    return [str(a) for a in (doc.get("answers") or [doc["answer"]])]
+
+
+def closed_scores(doc: Mapping[str, Any], answer: str | None) -> dict[str, float]:
+    """Yes/no questions: ``closed_acc`` and ``closed_unreadable``; ``answer`` None = the reasoning never closed."""
+    if answer is None:
+        return {"closed_acc": 0.0, "closed_unreadable": 1.0}
+    return score_closed(answer, doc["answer"])
+
+
+def open_scores(doc: Mapping[str, Any], answer: str | None) -> dict[str, float]:
+    """Open questions: recall / F1 / exact match, each the best over the doc's reference answers."""
+    scores = [score_open(answer or "", gold) for gold in references(doc)]
+    return {key: max(s[key] for s in scores) for key in scores[0]}

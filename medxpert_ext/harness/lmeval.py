@@ -1,4 +1,6 @@
-"""lm-eval adapter: the glue the task YAMLs point at. Thin by design; the work lives in data/prompts/extract.
+"""lm-eval adapter: the glue the task YAMLs point at. Thin by design: loading, prompts, extraction and per-sample
+scoring live in the core (``data``, ``prompts``, ``extract``, ``metrics``) and are shared with the OpenCompass
+adapter, so the same output gets the same score in both harnesses.
 
 Run-level settings reach the tasks through lm-eval's metadata (``--metadata '{"data_dir": ..., "think_end":
 ...}'``; lm-eval also passes every model arg), which lm-eval hands to ``custom_dataset`` only. Filters see
@@ -14,9 +16,11 @@ from typing import Any
 
 from lm_eval.api.filter import Filter
 
-from .data import Benchmark, extract_for_doc, load_docs
+from ..data import Benchmark, load_docs
+from ..metrics.aggregate import calibration, judged_mean, total  # noqa: F401  (aggregations named by the YAMLs)
+from ..metrics.mcq import extract_for_doc, mcq_scores
+from ..prompts import mcq_prompt
 from .lmeval_compat import patch_mixed_modalities
-from .prompts import mcq_prompt
 
 patch_mixed_modalities()
 
@@ -66,7 +70,7 @@ def doc_to_target(doc: dict) -> str:
 
 
 def doc_to_image(doc: dict) -> list:
-    from .images import LazyImage
+    from ..images import LazyImage
 
     return [LazyImage(p) for p in doc["images"]]
 
@@ -92,10 +96,7 @@ def is_answer(value: Any) -> bool:
 def process_results(doc: dict, results: list[str]) -> dict[str, float]:
     """``acc``: extracted letter == gold (no answer counts as wrong); ``extract_fail``: no answer was read."""
     pred = results[0]
-    return {
-        "acc": float(is_answer(pred) and pred == doc["answer"]),
-        "extract_fail": float(not is_answer(pred)),
-    }
+    return mcq_scores(doc, pred if is_answer(pred) else None)
 
 
 # ----------------------------------------------------------------------------------------- judge variants
@@ -114,8 +115,8 @@ class JudgeFilter(Filter):
         import json
         import logging
 
-        from .judge.samples import judge_responses, sample_record
-        from .judge.settings import JudgeSettings
+        from ..judge.samples import judge_responses, sample_record
+        from ..judge.settings import JudgeSettings
 
         resps = list(resps)
         if not docs:
@@ -142,27 +143,10 @@ class JudgeFilter(Filter):
 def process_results_judge(doc: dict, results: list[str]) -> dict[str, Any]:
     import json
 
-    from .judge.samples import sample_metrics
+    from ..judge.samples import sample_metrics
 
     return sample_metrics(json.loads(results[0]))
 
-
-def judged_mean(values: list[float | None]) -> float:
-    """Mean over judged samples only: judge errors are reported by ``judge_error``, never scored as wrong."""
-    judged = [v for v in values if v is not None]
-    return sum(judged) / len(judged) if judged else float("nan")
-
-
-def calibration(values: list[tuple[float, bool] | None]) -> float:
-    from .judge.metrics import calibration_error
-
-    pairs = [v for v in values if v is not None]
-    err = calibration_error([c for c, _ in pairs], [bool(k) for _, k in pairs]) if pairs else None
-    return float("nan") if err is None else err
-
-
-def total(values: list[float]) -> float:
-    return float(sum(values))
 
 
 # -------------------------------------------------------------------------------------------- medical VQA
@@ -170,7 +154,7 @@ def vqa_loader(name: str, answer_type: str | None = None, *, judge: bool = False
     """``custom_dataset`` for one VQA dataset (all questions, or only its closed / open ones)."""
 
     def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
-        from .data import load_vqa_docs
+        from ..data import load_vqa_docs
 
         return _as_dataset(load_vqa_docs(name, data_dir, answer_type=answer_type), think_end, meta, judge=judge)
 
@@ -186,7 +170,7 @@ class StripReasoning(Filter):
     """
 
     def apply(self, resps: Iterable[list[str]], docs: list[dict]) -> list[list[str]]:
-        from .extract import strip_reasoning
+        from ..extract import strip_reasoning
 
         out = []
         for responses, doc in zip(resps, docs):
@@ -204,32 +188,29 @@ def _answer_text(value: str) -> str | None:
 
 def process_results_closed(doc: dict, results: list[str]) -> dict[str, float]:
     """Yes/no questions: ``closed_acc`` (no committed yes/no counts as wrong) and ``closed_unreadable``."""
-    from .vqa_metrics import score_closed
+    from ..metrics.vqa import closed_scores
 
-    pred = _answer_text(results[0])
-    if pred is None:
-        return {"closed_acc": 0.0, "closed_unreadable": 1.0}
-    return score_closed(pred, doc["answer"])
+    return closed_scores(doc, _answer_text(results[0]))
 
 
 def process_results_open(doc: dict, results: list[str]) -> dict[str, float]:
     """Open questions: LLaVA-Med recall, token F1, normalised exact match (best over reference answers)."""
-    from .vqa_metrics import score_open
+    from ..metrics.vqa import open_scores
 
-    pred = _answer_text(results[0]) or ""
-    scores = [score_open(pred, gold) for gold in doc.get("answers") or [doc["answer"]]]
-    return {key: max(s[key] for s in scores) for key in scores[0]}
+    return open_scores(doc, _answer_text(results[0]))
 
 
 def process_results_vqamed(doc: dict, results: list[str]) -> dict[str, Any]:
     """VQA-Med-2021: the open metrics plus (prediction, references) pairs for its BLEU."""
+    from ..metrics.vqa import references
+
     pred = _answer_text(results[0]) or ""
-    return process_results_open(doc, results) | {"bleu": (pred, list(doc.get("answers") or [doc["answer"]]))}
+    return process_results_open(doc, results) | {"bleu": (pred, references(doc))}
 
 
 def vqa_bleu(items: list[tuple[str, list[str]]]) -> float:
     """VQA-Med-2021's BLEU (its evaluator's per-question sentence BLEU, best reference, averaged)."""
-    from .vqa_metrics import bleu
+    from ..metrics.vqa import bleu
 
     return bleu([p for p, _ in items], [refs for _, refs in items])
 
@@ -244,7 +225,7 @@ def lfqa_loader(subset: str, *, judge: bool = False) -> Callable[..., dict[str, 
 
     def load(data_dir: str | None = None, think_end: str | None = None, factuality: str = "similarity",
              nli_model: str | None = None, bertscore_model: str | None = None, **meta: Any) -> dict[str, Any]:  # fmt: skip
-        from .data import DataError, load_medlfqa_docs
+        from ..data import DataError, load_medlfqa_docs
 
         if factuality not in FACTUALITY_METHODS:
             raise DataError(f"--metadata factuality={factuality!r}: expected one of {FACTUALITY_METHODS}")
@@ -260,14 +241,14 @@ def lfqa_loader(subset: str, *, judge: bool = False) -> Callable[..., dict[str, 
 
 def _final_answers(resps: Iterable[list[str]], docs: list[dict]) -> list[str | None]:
     """The text after each response's reasoning; None when a reasoning block never closed."""
-    from .extract import strip_reasoning
+    from ..extract import strip_reasoning
 
     return [strip_reasoning(r[0] or "", think_end=d.get("think_end")) for r, d in zip(resps, docs)]
 
 
 @functools.lru_cache(maxsize=2)
 def _nli_scorer(model_path: str | None):
-    from .lfqa_metrics import NLIScorer
+    from ..metrics.lfqa import NLIScorer
 
     return NLIScorer(model_path)
 
@@ -280,7 +261,7 @@ class LfqaScores(Filter):
         import json
         import logging
 
-        from .lfqa_metrics import MetricUnavailable, bertscore
+        from ..metrics.lfqa import MetricUnavailable, bertscore
 
         log = logging.getLogger("medxpert_ext.lfqa")
         answers = _final_answers(resps, docs)
@@ -307,12 +288,11 @@ def process_results_lfqa(doc: dict, results: list[str]) -> dict[str, float]:
     comprehensiveness (0-100); BERTScore F1; ``no_answer`` = empty or cut-off responses."""
     import json
 
-    from .lfqa_metrics import bleu_score, rouge_scores
+    from ..metrics.lfqa import lexical_scores
 
     rec = json.loads(results[0])
     nan = float("nan")
-    return rouge_scores(rec["answer"], doc["answer"]) | {
-        "bleu": bleu_score(rec["answer"], doc["answer"]),
+    return lexical_scores(rec["answer"], doc["answer"]) | {
         "bertscore": nan if rec["bertscore"] is None else rec["bertscore"],
         "hallucination": rec.get("hallucination", nan),
         "comprehensiveness": rec.get("comprehensiveness", nan),
@@ -326,9 +306,9 @@ class LfqaJudge(Filter):
     def apply(self, resps: Iterable[list[str]], docs: list[dict]) -> list[list[str]]:
         import json
 
-        from .judge.runner import judge_items
-        from .judge.settings import JudgeSettings
-        from .judge.types import JudgeItem
+        from ..judge.runner import judge_items
+        from ..judge.settings import JudgeSettings
+        from ..judge.types import JudgeItem
 
         if not docs:
             return list(resps)
@@ -363,7 +343,7 @@ def process_results_lfqa_judge(doc: dict, results: list[str]) -> dict[str, Any]:
     ``judge_error`` and left out of both (``judged_mean``)."""
     import json
 
-    from .lfqa_metrics import factuality_from_labels
+    from ..metrics.lfqa import factuality_from_labels
 
     rec = json.loads(results[0])
     failed = rec["status"] == "judge_error"

@@ -305,7 +305,8 @@ def _unavailable_factory(*, model_id: str, role: str, env_var: str, folder: str)
 def _load_bertscore_model(directory: str, num_layers: int, device: str):
     torch, transformers = _import_torch_transformers("BERTScore")
     tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
-    prefix_space = isinstance(tokenizer, (transformers.RobertaTokenizer, transformers.GPT2Tokenizer))
+    byte_level = ("RobertaTokenizer", "RobertaTokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast")
+    prefix_space = isinstance(tokenizer, tuple(getattr(transformers, n) for n in byte_level if hasattr(transformers, n)))
     if prefix_space:
         # bert-score 0.3.13 encodes RoBERTa/GPT-2 text with add_prefix_space=True (honoured by transformers 4.x's
         # slow tokenizer at encode time; transformers 5.x only honours it at load time).
@@ -366,7 +367,7 @@ def bertscore(
         tokenizer, model, max_length, truncated = _load_bertscore_model(directory, num_layers, device)
     except _BadNumLayers:
         raise
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, AttributeError) as exc:  # 4.x: AttributeError on a non-model folder
         raise unavailable(f"loading {directory!r} failed ({type(exc).__name__}: {exc})") from exc
 
     special = {tokenizer.cls_token_id, tokenizer.sep_token_id}
@@ -506,7 +507,7 @@ class NLIScorer:
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
             self.model = transformers.AutoModel.from_pretrained(directory)  # OLAPH: AutoModel (encoder, no head)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, AttributeError) as exc:  # 4.x: AttributeError on a non-model folder
             raise unavailable(f"loading {directory!r} failed ({type(exc).__name__}: {exc})") from exc
         self.model.eval()
         self.model.to(device)
@@ -557,3 +558,8 @@ class NLIScorer:
         must = list(must_have or [])
         nice = list(nice_to_have or [])
         return factuality_from_labels(self.labels(answer, must + nice), len(must), empty_as_zero=empty_as_zero)
+
+
+def lexical_scores(answer: str, reference: str) -> dict[str, float]:
+    """ROUGE-1/2/L F1 (OLAPH's) and BLEU of one answer against its reference (0-1)."""
+    return rouge_scores(answer, reference) | {"bleu": bleu_score(answer, reference)}

@@ -10,9 +10,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Annotated
 
-from .data import DATA_DIR_ENV, LOCAL_FILES
-from .resources import PACKAGE_DATA
+import typer
+
+from ..data import DATA_DIR_ENV, LOCAL_FILES
+from ..resources import PACKAGE_DATA
+from .app import app
 
 BUNDLED_ROOT = PACKAGE_DATA / "demo"
 
@@ -34,8 +38,8 @@ def run_demo(output_path: Path, limit: int) -> Path:
     from rich.console import Console
     from rich.table import Table
 
-    from .cli import run_lm_eval
-    from .tiny_model import build_tiny_model
+    from ..harness.lmeval_run import run_lm_eval
+    from ..tiny_model import build_tiny_model
 
     console = Console()
     root = Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else BUNDLED_ROOT
@@ -73,3 +77,12 @@ def run_demo(output_path: Path, limit: int) -> Path:
     console.print(f"[bold]results[/bold] {results_file}")
     console.print(f"[bold]samples[/bold] {results_file.parent}/samples_*.jsonl  (medxpert breakdown FILES...)")
     return results_file
+
+
+@app.command()
+def demo(
+    output_path: Annotated[Path, typer.Option(help="where results and samples go")] = Path("medxpert-demo"),
+    limit: Annotated[int, typer.Option(help="questions per task")] = 5,
+) -> None:
+    """Run the real pipeline offline: lm-eval + our tasks + a tiny random model, on bundled or local data."""
+    run_demo(output_path, limit)

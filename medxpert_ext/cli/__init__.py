@@ -1,0 +1,15 @@
+"""``medxpert`` command line: the top layer. Each command module registers on the one Typer app; the work is
+done by the harness adapters and the core below.
+"""
+
+from __future__ import annotations
+
+from ..harness.lmeval_run import build_lm_eval_argv
+from . import data, demo, run, tools  # noqa: F401  (each registers its commands)
+from .app import app
+
+__all__ = ["app", "build_lm_eval_argv", "main"]
+
+
+def main() -> None:
+    app()

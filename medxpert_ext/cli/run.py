@@ -1,0 +1,57 @@
+"""Commands that run a harness with the pack's tasks: ``lm-eval``, ``tasks-dir``, ``profile``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from ..harness.lmeval_run import UsageError, run_lm_eval
+from ..resources import tasks_dir
+from .app import app, fail
+
+
+@app.command("tasks-dir")
+def tasks_dir_cmd() -> None:
+    """Print the installed task folder (for lm_eval --include_path)."""
+    typer.echo(str(tasks_dir()))
+
+
+@app.command(
+    "lm-eval",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def lm_eval_cmd(ctx: typer.Context) -> None:
+    """Drop-in for lm_eval: every flag passes through; our tasks are on the include path.
+
+    Extra flag: --profile NAME|FILE expands a model profile (configs/models/NAME.yaml) into lm-eval flags.
+    """
+    from ..errors import DataError
+    from ..metrics.lfqa import MetricUnavailable
+    from ..profiles import ProfileError
+
+    try:
+        run_lm_eval(list(ctx.args))
+    except (UsageError, ProfileError, DataError, MetricUnavailable) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def profile(name: Annotated[str, typer.Argument(help="profile name or YAML path")]) -> None:
+    """Show the lm-eval flags a model profile expands to, and its warnings."""
+    import shlex
+
+    from ..profiles import ProfileError, lm_eval_args, load_profile
+
+    try:
+        p = load_profile(name)
+    except ProfileError as exc:
+        fail(str(exc))
+    flags, metadata = lm_eval_args(p)
+    if metadata:
+        flags += ["--metadata", json.dumps(metadata)]
+    typer.echo("medxpert lm-eval " + " ".join(shlex.quote(f) for f in flags) + " --tasks medxpert")
+    for warning in p.warnings():
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)

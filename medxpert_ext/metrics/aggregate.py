@@ -1,0 +1,37 @@
+"""Per-sample values -> one number, the same way in every harness.
+
+A sample the judge could not score carries ``None``: it is left out of the mean and counted by its own
+``judge_error`` metric, never scored as wrong behind the user's back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def judged_mean(values: Sequence[float | None]) -> float:
+    """Mean over judged samples only: judge errors are reported by ``judge_error``, never scored as wrong."""
+    return mean([v for v in values if v is not None])
+
+
+def nan_mean(values: Sequence[float | None]) -> float:
+    """Mean over defined values (a metric undefined for a sample, e.g. ROUGE of an empty reference, is NaN)."""
+    return mean([v for v in values if v is not None and not math.isnan(v)])
+
+
+def calibration(values: Sequence[tuple[float, bool] | None]) -> float:
+    """HLE's calibration error over (confidence, correct) pairs of judged samples."""
+    from ..judge.metrics import calibration_error
+
+    pairs = [v for v in values if v is not None]
+    err = calibration_error([c for c, _ in pairs], [bool(k) for _, k in pairs]) if pairs else None
+    return float("nan") if err is None else err
+
+
+def total(values: Sequence[float]) -> float:
+    return float(sum(values))
