@@ -58,6 +58,9 @@ class ModelProfile(BaseModel):
     reasoning: Reasoning = Reasoning()
     max_images: int | None = Field(None, ge=1, description="images per prompt for MM (MedXpertQA MM has up to 6)")
     base_url: str | None = None  # local-chat-completions: http://host:port/v1/chat/completions
+    # A LOCAL tokenizer folder (or a hub id when online) for OpenCompass' OpenAISDK, which counts prompt tokens
+    # itself and downloads a tokenizer at start-up when none is given (and dies offline).
+    tokenizer: str | None = None
     num_concurrent: int = Field(16, ge=1)
     extra_model_args: dict[str, str | int | float | bool] = {}
 

@@ -31,6 +31,8 @@ def test_wheel_contents(wheel):
         "medxpert_ext/tasks/medvqa/_medvqa.yaml",
         "medxpert_ext/tasks/medlfqa/_medlfqa.yaml",
         "medxpert_ext/configs/models/qwen2.5-7b-instruct.yaml",
+        "medxpert_ext/configs/opencompass/datasets/medxpert_gen.py",
+        "medxpert_ext/configs/opencompass/summarizers/medxpert.py",
         "medxpert_ext/_data/text_sampled_ids.txt",
         "medxpert_ext/_data/mm_sampled_ids.txt",
         "medxpert_ext/_data/demo/medxpertqa/text_sampled.jsonl",
@@ -52,3 +54,25 @@ def test_installed_wheel_finds_its_own_tasks(wheel, tmp_path):
     tasks, configs = proc.stdout.split()
     assert tasks == str(target / "medxpert_ext" / "tasks")
     assert configs == str(target / "medxpert_ext" / "configs")
+
+
+def test_opencompass_configs_import_with_read_base_from_the_wheel(wheel, tmp_path):
+    """mmengine's read_base reads <installed package>/configs/...py as files: check it against the wheel's copy."""
+    pytest.importorskip("opencompass")
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True, timeout=300)  # fmt: skip
+    (tmp_path / "cfg.py").write_text(
+        "from mmengine.config import read_base\nwith read_base():\n"
+        "    from medxpert_ext.configs.opencompass.datasets.medxpert_gen import medxpert_datasets\n"
+        "    from medxpert_ext.configs.opencompass.summarizers.medxpert import medxpert_summary_groups\n"
+    )
+    code = ("from mmengine.config import Config; from mmengine.utils import get_installed_path\n"
+            "c = Config.fromfile('cfg.py', format_python_code=False)\n"
+            "print(get_installed_path('medxpert_ext')); print(','.join(d['abbr'] for d in c.medxpert_datasets))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target)},
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    installed, abbrs = proc.stdout.split()
+    assert installed == str(target / "medxpert_ext")
+    assert abbrs == "medxpert_text_reasoning,medxpert_text_understanding,medxpert_mm_reasoning,medxpert_mm_understanding"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -55,3 +56,35 @@ def profile(name: Annotated[str, typer.Argument(help="profile name or YAML path"
     typer.echo("medxpert lm-eval " + " ".join(shlex.quote(f) for f in flags) + " --tasks medxpert")
     for warning in p.warnings():
         typer.secho(f"warning: {warning}", fg="yellow", err=True)
+
+
+@app.command(
+    "opencompass",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def opencompass_cmd(
+    ctx: typer.Context,
+    config: Annotated[Optional[Path], typer.Argument(help="OpenCompass run config (omit with --profile)")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="write the run config from this model profile")] = None,
+    datasets: Annotated[str, typer.Option(help="dataset config modules for --profile, comma-separated")] = "medxpert_gen",
+    tokenizer_path: Annotated[Optional[str], typer.Option(help="local tokenizer for OpenAISDK models")] = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="local data root [env MEDXPERT_DATA_DIR]")] = None,
+    work_dir: Annotated[Path, typer.Option("--work-dir", "-w", help="OpenCompass work dir")] = Path("outputs/medxpert"),
+) -> None:
+    """Run OpenCompass on a config after a preflight (data files, images, tokenizer) that fails in seconds with
+    the pack's own error messages. Extra flags pass through to `opencompass` (e.g. --max-num-workers, -r)."""
+    from ..errors import DataError
+    from ..harness.opencompass.run import run_opencompass, write_config
+    from ..profiles import ProfileError
+
+    try:
+        if profile:
+            config = write_config(work_dir / "medxpert_run_config.py", profile, datasets.split(","),
+                                  tokenizer_path=tokenizer_path, data_dir=data_dir)  # fmt: skip
+            typer.echo(f"medxpert: wrote {config}", err=True)
+        elif config is None:
+            fail("give an OpenCompass config file, or --profile NAME [--datasets ...]")
+        code = run_opencompass(config, ["-w", str(work_dir), *ctx.args])
+    except (DataError, ProfileError) as exc:
+        fail(str(exc))
+    raise typer.Exit(code)

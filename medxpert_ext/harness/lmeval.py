@@ -10,13 +10,12 @@ nothing but responses and docs, so the settings a filter needs (``think_end``; t
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from lm_eval.api.filter import Filter
 
-from ..data import Benchmark, load_docs
+from ..benchmarks import task as get_task
 from ..metrics.aggregate import calibration, judged_mean, total  # noqa: F401  (aggregations named by the YAMLs)
 from ..metrics.mcq import extract_for_doc, mcq_scores
 from ..prompts import mcq_prompt
@@ -52,13 +51,15 @@ def _as_dataset(docs: list[dict], think_end: str | None, meta: dict[str, Any], *
     return {"test": datasets.Dataset.from_list(docs)}
 
 
-def dataset_loader(bench: Benchmark, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
-    """A ``custom_dataset`` callable for one benchmark (lm-eval calls it with metadata + model args)."""
+def task_loader(name: str, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
+    """A ``custom_dataset`` callable for one pack task by canonical name (lm-eval calls it with metadata + model
+    args); ``judge`` adds the judge settings the ``*_judge`` filters read."""
+    spec = get_task(name)
 
     def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
-        return _as_dataset(load_docs(bench, data_dir), think_end, meta, judge=judge)
+        return _as_dataset(spec.load(data_dir), think_end, meta, judge=judge)
 
-    load.__name__ = f"load_{bench.source}"
+    load.__name__ = f"load_{name}"
     return load
 
 
@@ -150,18 +151,6 @@ def process_results_judge(doc: dict, results: list[str]) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------------- medical VQA
-def vqa_loader(name: str, answer_type: str | None = None, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
-    """``custom_dataset`` for one VQA dataset (all questions, or only its closed / open ones)."""
-
-    def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
-        from ..data import load_vqa_docs
-
-        return _as_dataset(load_vqa_docs(name, data_dir, answer_type=answer_type), think_end, meta, judge=judge)
-
-    load.__name__ = f"load_vqa_{name}_{answer_type or 'all'}"
-    return load
-
-
 class StripReasoning(Filter):
     """Response -> the text after the model's reasoning, or ``[no answer: unterminated_think]``.
 
@@ -216,88 +205,46 @@ def vqa_bleu(items: list[tuple[str, list[str]]]) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ MedLFQA
-FACTUALITY_METHODS = ("similarity", "none")
-
-
 def lfqa_loader(subset: str, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
     """``custom_dataset`` for one MedLFQA subset. Metadata: ``factuality`` ("similarity" = OLAPH's BioBERT-NLI
     rule, default; "none" = lexical only), ``nli_model`` and ``bertscore_model`` (local folders or hub ids)."""
 
     def load(data_dir: str | None = None, think_end: str | None = None, factuality: str = "similarity",
              nli_model: str | None = None, bertscore_model: str | None = None, **meta: Any) -> dict[str, Any]:  # fmt: skip
-        from ..data import DataError, load_medlfqa_docs
+        from ..metrics.lfqa_task import check_factuality, nli_scorer
 
-        if factuality not in FACTUALITY_METHODS:
-            raise DataError(f"--metadata factuality={factuality!r}: expected one of {FACTUALITY_METHODS}")
+        check_factuality(factuality)
         if factuality == "similarity" and not judge:
-            _nli_scorer(_str_or_none(nli_model))  # a missing model fails here, before any generation
+            nli_scorer(_str_or_none(nli_model))  # a missing model fails here, before any generation
         extra = {"factuality": factuality, "nli_model": _str_or_none(nli_model),
                  "bertscore_model": _str_or_none(bertscore_model)}  # fmt: skip
-        return _as_dataset(load_medlfqa_docs(subset, data_dir), think_end, meta, judge=judge, extra=extra)
+        return _as_dataset(get_task(f"medlfqa_{subset}").load(data_dir), think_end, meta, judge=judge, extra=extra)
 
     load.__name__ = f"load_medlfqa_{subset}"
     return load
 
 
-def _final_answers(resps: Iterable[list[str]], docs: list[dict]) -> list[str | None]:
-    """The text after each response's reasoning; None when a reasoning block never closed."""
-    from ..extract import strip_reasoning
-
-    return [strip_reasoning(r[0] or "", think_end=d.get("think_end")) for r, d in zip(resps, docs)]
-
-
-@functools.lru_cache(maxsize=2)
-def _nli_scorer(model_path: str | None):
-    from ..metrics.lfqa import NLIScorer
-
-    return NLIScorer(model_path)
-
-
 class LfqaScores(Filter):
-    """Response -> JSON record with the final answer and OLAPH's model-based scores, computed for the whole task
-    at once (the BioBERT encoder and BERTScore batch far better than per-sample calls)."""
+    """Response -> JSON record with the final answer and OLAPH's model-based scores (whole task at once)."""
 
     def apply(self, resps: Iterable[list[str]], docs: list[dict]) -> list[list[str]]:
         import json
-        import logging
 
-        from ..metrics.lfqa import MetricUnavailable, bertscore
+        from ..metrics.lfqa_task import score_answers
 
-        log = logging.getLogger("medxpert_ext.lfqa")
-        answers = _final_answers(resps, docs)
-        records = [{"answer": (a or "").strip(), "no_answer": not (a or "").strip()} for a in answers]
-        if docs and docs[0]["factuality"] == "similarity":
-            scorer = _nli_scorer(docs[0]["nli_model"])
-            for rec, doc in zip(records, docs):
-                rec |= scorer.factuality(rec["answer"], doc["must_have"], doc["nice_to_have"])
-        elif docs:
-            log.warning("factuality=none: hallucination/comprehensiveness not computed (reported as NaN)")
-        bert_model = docs[0]["bertscore_model"] if docs else None
-        try:
-            scores = bertscore([r["answer"] for r in records], [d["answer"] for d in docs], model_path=bert_model)
-        except MetricUnavailable as exc:
-            log.warning("BERTScore skipped (reported as NaN): %s", exc)
-            scores = [None] * len(records)
-        for rec, score in zip(records, scores):
-            rec["bertscore"] = score
+        if not docs:
+            return list(resps)
+        records = score_answers(docs, [r[0] for r in resps], factuality=docs[0]["factuality"],
+                                nli_model=docs[0]["nli_model"], bertscore_model=docs[0]["bertscore_model"])  # fmt: skip
         return [[json.dumps(rec, ensure_ascii=False)] for rec in records]
 
 
 def process_results_lfqa(doc: dict, results: list[str]) -> dict[str, float]:
-    """ROUGE-1/2/L F1 and BLEU against the reference answer (0-1); OLAPH's hallucination and
-    comprehensiveness (0-100); BERTScore F1; ``no_answer`` = empty or cut-off responses."""
     import json
 
-    from ..metrics.lfqa import lexical_scores
+    from ..metrics.lfqa_task import sample_scores
 
-    rec = json.loads(results[0])
-    nan = float("nan")
-    return lexical_scores(rec["answer"], doc["answer"]) | {
-        "bertscore": nan if rec["bertscore"] is None else rec["bertscore"],
-        "hallucination": rec.get("hallucination", nan),
-        "comprehensiveness": rec.get("comprehensiveness", nan),
-        "no_answer": float(rec["no_answer"]),
-    }
+    return sample_scores(doc, json.loads(results[0]))
 
 
 class LfqaJudge(Filter):
@@ -306,52 +253,21 @@ class LfqaJudge(Filter):
     def apply(self, resps: Iterable[list[str]], docs: list[dict]) -> list[list[str]]:
         import json
 
-        from ..judge.runner import judge_items
         from ..judge.settings import JudgeSettings
-        from ..judge.types import JudgeItem
+        from ..judge.statements import judge_statement_records
+        from ..metrics.lfqa_task import final_answers
 
         if not docs:
             return list(resps)
-        answers = [(a or "").strip() for a in _final_answers(resps, docs)]
+        answers = [(a or "").strip() for a in final_answers([r[0] for r in resps], docs)]
         overrides = {k: v for k, v in (docs[0].get("judge") or {}).items() if v is not None}
-        settings = JudgeSettings.from_env(**overrides)
-        # Nothing to send for an empty answer (every statement is "not mentioned") or a row without statements.
-        todo = [i for i, (a, d) in enumerate(zip(answers, docs)) if a and (d["must_have"] or d["nice_to_have"])]
-        items = [JudgeItem(task=docs[i]["source"], sample_id=docs[i]["id"], mode="statements",
-                           question=docs[i]["question"], response=answers[i],
-                           statements=tuple(docs[i]["must_have"] + docs[i]["nice_to_have"])) for i in todo]  # fmt: skip
-        report = judge_items(items, settings)
-        verdicts = dict(zip(todo, report.verdicts))
-        out = []
-        for i, doc in enumerate(docs):
-            n = len(doc["must_have"]) + len(doc["nice_to_have"])
-            v = verdicts.get(i)
-            rec = {
-                "answer": answers[i],
-                "status": v.status if v else "local",
-                "labels": list(v.labels) if v else ["not_mentioned"] * n,
-                "error": v.error if v else None,
-                "prompt_tokens": v.usage.prompt_tokens if v and not v.cached else 0,
-                "completion_tokens": v.usage.completion_tokens if v and not v.cached else 0,
-            }
-            out.append([json.dumps(rec, ensure_ascii=False)])
-        return out
+        records = judge_statement_records(docs, answers, JudgeSettings.from_env(**overrides))
+        return [[json.dumps(rec, ensure_ascii=False)] for rec in records]
 
 
 def process_results_lfqa_judge(doc: dict, results: list[str]) -> dict[str, Any]:
-    """OLAPH's hallucination / comprehensiveness from the judge's labels; a sample without a verdict is
-    ``judge_error`` and left out of both (``judged_mean``)."""
     import json
 
-    from ..metrics.lfqa import factuality_from_labels
+    from ..judge.statements import statement_metrics
 
-    rec = json.loads(results[0])
-    failed = rec["status"] == "judge_error"
-    scores = {} if failed else factuality_from_labels(rec["labels"], len(doc["must_have"]))
-    return {
-        "hallucination_judge": scores.get("hallucination"),
-        "comprehensiveness_judge": scores.get("comprehensiveness"),
-        "judge_error": float(failed),
-        "judge_prompt_tokens": rec["prompt_tokens"],
-        "judge_completion_tokens": rec["completion_tokens"],
-    }
+    return statement_metrics(doc, json.loads(results[0]))

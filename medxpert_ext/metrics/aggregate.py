@@ -35,3 +35,28 @@ def calibration(values: Sequence[tuple[float, bool] | None]) -> float:
 
 def total(values: Sequence[float]) -> float:
     return float(sum(values))
+
+
+# How each metric is aggregated wherever it is reported (lm-eval YAMLs name the same functions); default: mean.
+AGGREGATION = {
+    "judge_acc": judged_mean,
+    "agreement": judged_mean,
+    "hallucination_judge": judged_mean,
+    "comprehensiveness_judge": judged_mean,
+    "calibration_error": calibration,
+    "judge_prompt_tokens": total,
+    "judge_completion_tokens": total,
+}
+# Metrics that are not shares of samples: OLAPH's factuality is already 0-100 and token counts are counts. Every
+# other metric is a 0-1 share, which lm-eval reports as is and OpenCompass (like the papers) as a percentage.
+NOT_A_SHARE = frozenset({"hallucination", "comprehensiveness", "hallucination_judge", "comprehensiveness_judge",
+                         "judge_prompt_tokens", "judge_completion_tokens"})  # fmt: skip
+
+
+def aggregate(metric: str, values: Sequence) -> float:
+    return AGGREGATION.get(metric, mean)(values)
+
+
+def as_percent(metric: str, value: float) -> float:
+    """A metric value on the 0-100 scale OpenCompass and the papers print."""
+    return value if metric in NOT_A_SHARE else 100.0 * value

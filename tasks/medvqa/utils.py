@@ -12,23 +12,23 @@ from medxpert_ext.harness.lmeval import (  # noqa: F401  (referenced by the YAML
     process_results_judge,
     process_results_open,
     process_results_vqamed,
+    task_loader,
     total,
     vqa_bleu,
-    vqa_loader,
 )
 from medxpert_ext.prompts import vqa_prompt as doc_to_text  # noqa: F401
 
-vqarad_closed, vqarad_open = vqa_loader("vqarad", "closed"), vqa_loader("vqarad", "open")
-slake_closed, slake_open = vqa_loader("slake", "closed"), vqa_loader("slake", "open")
-pathvqa_closed, pathvqa_open = vqa_loader("pathvqa", "closed"), vqa_loader("pathvqa", "open")
-quiltvqa_closed, quiltvqa_open = vqa_loader("quiltvqa", "closed"), vqa_loader("quiltvqa", "open")
-vqamed2021 = vqa_loader("vqamed2021")
-pmcvqa = vqa_loader("pmcvqa")
-omnimedvqa = vqa_loader("omnimedvqa")
+vqarad_closed, vqarad_open = task_loader("medvqa_vqarad_closed"), task_loader("medvqa_vqarad_open")
+slake_closed, slake_open = task_loader("medvqa_slake_closed"), task_loader("medvqa_slake_open")
+pathvqa_closed, pathvqa_open = task_loader("medvqa_pathvqa_closed"), task_loader("medvqa_pathvqa_open")
+quiltvqa_closed, quiltvqa_open = task_loader("medvqa_quiltvqa_closed"), task_loader("medvqa_quiltvqa_open")
+vqamed2021 = task_loader("medvqa_vqamed2021")
+pmcvqa = task_loader("medvqa_pmcvqa")
+omnimedvqa = task_loader("medvqa_omnimedvqa")
 
 # LLM-judge variants (open questions)
-vqarad_judge = vqa_loader("vqarad", "open", judge=True)
-slake_judge = vqa_loader("slake", "open", judge=True)
-pathvqa_judge = vqa_loader("pathvqa", "open", judge=True)
-quiltvqa_judge = vqa_loader("quiltvqa", "open", judge=True)
-vqamed2021_judge = vqa_loader("vqamed2021", judge=True)
+vqarad_judge = task_loader("medvqa_vqarad_open", judge=True)
+slake_judge = task_loader("medvqa_slake_open", judge=True)
+pathvqa_judge = task_loader("medvqa_pathvqa_open", judge=True)
+quiltvqa_judge = task_loader("medvqa_quiltvqa_open", judge=True)
+vqamed2021_judge = task_loader("medvqa_vqamed2021", judge=True)

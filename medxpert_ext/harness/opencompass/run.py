@@ -1,0 +1,99 @@
+"""``medxpert opencompass``: run ``opencompass`` on a config after checking, in the first seconds, what would
+otherwise fail minutes later inside an OpenCompass subprocess log.
+
+OpenCompass builds each dataset in a worker subprocess; a missing data file or image there ends as a traceback
+in ``logs/infer/...`` while the main process only says the task failed. The preflight loads every pack dataset
+of the config through the shared loader in this process (same named errors as lm-eval) and checks that
+``OpenAISDK`` models have a local tokenizer, then hands the config to OpenCompass unchanged.
+
+With ``--profile NAME`` (and ``--datasets``), a run config is written from the model profile and the pack's
+dataset configs, so a user need not write one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ...errors import DataError
+from ...profiles import ProfileError
+
+DATASET_TYPE = "medxpert_ext.harness.opencompass.datasets.MedxpertDataset"
+MODULES = ("medxpert_gen", "medxpert_sampled_gen", "medbench_gen", "medvqa_gen", "medlfqa_gen", "medxpert_judge_gen",
+           "medbench_judge_gen", "medvqa_judge_gen", "medlfqa_judge_gen")  # fmt: skip
+
+
+def _type_name(value: Any) -> str:
+    return value if isinstance(value, str) else f"{value.__module__}.{value.__qualname__}"
+
+
+def _test_range(docs: list, spec: Any) -> list:
+    if not spec:
+        return docs
+    return eval(f"docs{spec}", {"docs": docs})  # OpenCompass' own syntax, e.g. "[0:20]"
+
+
+def preflight(config_path: str | os.PathLike) -> list[str]:
+    """Load the config; check every pack dataset's data and every API model's tokenizer. Returns a line per
+    dataset checked; raises DataError / ProfileError naming the dataset and file."""
+    from mmengine.config import Config
+
+    from ...benchmarks import task
+
+    cfg = Config.fromfile(str(config_path), format_python_code=False)
+    lines = []
+    for d in cfg.get("datasets", []):
+        if _type_name(d.get("type")) != DATASET_TYPE and not str(d.get("type")).endswith("MedxpertDataset"):
+            continue
+        try:
+            docs = _test_range(task(d["task"]).load(d.get("data_dir")), (d.get("reader_cfg") or {}).get("test_range"))
+        except KeyError as exc:
+            raise DataError(f"dataset {d.get('abbr')}: {exc.args[0]}") from None
+        except DataError as exc:
+            raise DataError(f"dataset {d.get('abbr')}: {exc}") from None
+        lines.append(f"{d.get('abbr')}: {len(docs)} questions")
+    for m in cfg.get("models", []):
+        if _type_name(m.get("type")).endswith("OpenAISDK"):
+            tok = m.get("tokenizer_path")
+            if not tok or not Path(tok).is_dir():
+                raise ProfileError(f"model {m.get('abbr')}: OpenAISDK needs a LOCAL tokenizer_path (got {tok!r}); "
+                                   "offline it dies trying to download one")  # fmt: skip
+            if "OPENAI_API_KEY" not in os.environ:
+                raise ProfileError(f"model {m.get('abbr')}: OpenAISDK reads its key from OPENAI_API_KEY; set it "
+                                   "(OPENAI_API_KEY=EMPTY for a keyless local server)")  # fmt: skip
+    return lines
+
+
+def write_config(path: Path, profile: str, datasets: list[str], *, tokenizer_path: str | None = None,
+                 data_dir: str | None = None) -> Path:  # fmt: skip
+    """A run config for ``opencompass``: the profile's model and the named dataset config modules."""
+    from .models import models_from_profile
+
+    unknown = [m for m in datasets if m not in MODULES]
+    if unknown:
+        raise ProfileError(f"unknown dataset config {', '.join(unknown)}; known: {', '.join(MODULES)}")
+    models = models_from_profile(profile, **({"tokenizer_path": tokenizer_path} if tokenizer_path else {}))
+    imports = "\n".join(f"    from medxpert_ext.configs.opencompass.datasets.{m} import {m.removesuffix('_gen')}_datasets"
+                        for m in datasets)  # fmt: skip
+    names = " + ".join(f"{m.removesuffix('_gen')}_datasets" for m in datasets)
+    text = (
+        '"""Written by `medxpert opencompass --profile`; edit freely."""\n'
+        "from mmengine.config import read_base\n\nwith read_base():\n"
+        f"{imports}\n    from medxpert_ext.configs.opencompass.summarizers.medxpert import medxpert_summary_groups\n\n"
+        f"datasets = {names}\n"
+        + (f"for _d in datasets:\n    _d['data_dir'] = {data_dir!r}\n" if data_dir else "")
+        + f"models = {models!r}\nsummarizer = dict(summary_groups=medxpert_summary_groups)\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def run_opencompass(config: str | os.PathLike, args: list[str]) -> int:
+    """Preflight, then ``opencompass CONFIG ARGS`` in a child process (OpenCompass' CLI calls sys.exit)."""
+    for line in preflight(config):
+        sys.stderr.write(f"medxpert: ok {line}\n")
+    return subprocess.call([sys.executable, "-m", "opencompass.cli.main", str(config), *args])
