@@ -13,3 +13,7 @@ class DataError(Exception):
 
 class MissingDependency(ImportError):
     """An optional dependency is not installed; the message names the extra that brings it."""
+
+
+class MetricUnavailable(RuntimeError):
+    """A metric's model or package is missing; the message says which and how to get it."""

@@ -19,6 +19,7 @@ import pytest
 from tests.tiny_encoders import build_tiny_bert, build_tiny_roberta  # noqa: F401
 
 from medxpert_ext.metrics import lfqa as M
+from medxpert_ext.metrics import lfqa_models as LM
 from medxpert_ext.metrics.lfqa import (
     MetricUnavailable,
     NLIScorer,
@@ -512,11 +513,11 @@ def test_bertscore_identical_empty_long_non_english(tiny_nli_dir, offline):
 def test_bertscore_roberta_prefix_space_like_transformers4(tiny_roberta_dir, offline):
     # bert-score 0.3.13 encodes RoBERTa text with add_prefix_space=True: the first word must be "Ġthe", not "the",
     # even though the tokenizer folder does not set add_prefix_space.
-    tokenizer, _, max_length, _ = M._load_bertscore_model(str(tiny_roberta_dir), 2, "cpu")
-    ids = M._bertscore_encode(tokenizer, "  the cat ", max_length)
+    tokenizer, _, max_length, _ = LM._load_bertscore_model(str(tiny_roberta_dir), 2, "cpu")
+    ids = LM._bertscore_encode(tokenizer, "  the cat ", max_length)
     assert tokenizer.convert_ids_to_tokens(ids) == ["<s>", "Ġthe", "Ġcat", "</s>"]
     assert max_length == 512  # folder sets no model_max_length -> 512 like transformers 4.x for roberta-large
-    assert M._bertscore_encode(tokenizer, "", max_length) == [tokenizer.cls_token_id, tokenizer.sep_token_id]
+    assert LM._bertscore_encode(tokenizer, "", max_length) == [tokenizer.cls_token_id, tokenizer.sep_token_id]
 
 
 def test_bertscore_matches_bert_score_package_if_installed(tiny_nli_dir, offline):

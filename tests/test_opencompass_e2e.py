@@ -162,3 +162,66 @@ def test_same_outputs_same_scores_in_both_harnesses(oc_run, lm_eval_run):
         for metric in METRICS[kind]:
             lm_value = lm_eval_run["results"][task][f"{metric},{FILTER[kind]}"]
             assert oc_run["results"][task][metric] == pytest.approx(100 * lm_value, abs=1e-9, nan_ok=True), (task, metric)
+
+
+def test_judge_through_opencompass_then_lm_eval_pays_nothing(setup, scripted_server, tmp_path):
+    """The judge config scores through OpenCompass; the same samples judged through lm-eval's judge task hit the
+    shared cache: 0 judge requests."""
+    from tests.test_judge_e2e import ScriptedJudge, _env, _expected
+
+    rows = [json.loads(line) for line in (SHARED_DATA / "medxpertqa" / "text_sampled.jsonl").read_text().splitlines()]
+    model = scripted_server(McqScript(items_from_rows(rows), style_by_hash))
+    judge = ScriptedJudge(rows)
+    judge.broken = set()  # no faults here: every verdict is bought once
+    judge_server = scripted_server(judge)
+    env = _env(tmp_path, judge_server.base_url) | {"MEDXPERT_DATA_DIR": str(SHARED_DATA)}
+    config = write_config(tmp_path / "judge.py", modules={"medxpert_judge_gen": ["medxpert_text_sampled_judge"]},
+                          base_url=model.base_url, tokenizer=setup["tok"])  # fmt: skip
+    proc = run(config, tmp_path / "work", env)
+    assert proc.returncode == 0, proc.stderr[-3000:] + failure_log(tmp_path / "work")
+    assert not judge_server.errors, judge_server.errors[0]
+    row = results(tmp_path / "work")["medxpert_text_sampled_judge"]
+    for key, value in _expected(judge, rows).items():
+        assert row[key] == pytest.approx(100 * value, abs=1e-9), key
+    bought = judge_server.count
+    assert bought == sum(style_by_hash(r["question"].strip()) != "truncated_reasoning" for r in rows)
+    assert env["MEDXPERT_JUDGE_API_KEY"] not in "".join(p.read_text(errors="ignore") for p in (tmp_path / "work").rglob("*") if p.is_file())
+
+    cmd = [sys.executable, "-m", "medxpert_ext.cli", "lm-eval", "--model", "local-chat-completions",
+           "--model_args", f"model=scripted,base_url={model.chat_url},num_concurrent=16,max_retries=1,tokenized_requests=False",
+           "--apply_chat_template", "--tasks", "medxpert_text_sampled_judge",
+           "--metadata", json.dumps({"data_dir": str(SHARED_DATA)}), "--output_path", str(tmp_path / "lm")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert judge_server.count == bought  # every verdict came from the cache
+    (results_file,) = (tmp_path / "lm").rglob("results_*.json")
+    lm = json.loads(results_file.read_text())["results"]["medxpert_text_sampled_judge"]
+    assert 100 * lm["judge_acc,judge"] == pytest.approx(row["judge_acc"], abs=1e-9)
+
+
+def test_missing_image_is_the_same_named_error_in_both_harnesses(setup, tmp_path):
+    """A data root whose MM images lack one file: both wrappers stop before any request with the loader's
+    message naming the image, not a traceback from an OpenCompass worker."""
+    root = tmp_path / "root"
+    (root / "medxpertqa" / "images").mkdir(parents=True)
+    (root / "medxpertqa" / "mm_sampled.jsonl").symlink_to(SHARED_DATA / "medxpertqa" / "mm_sampled.jsonl")
+    images = setup["root"] / "medxpertqa" / "images"
+    names = sorted(p.name for p in images.iterdir())
+    for name in names:
+        (root / "medxpertqa" / "images" / name).symlink_to(images / name)
+    first = json.loads((SHARED_DATA / "medxpertqa" / "mm_sampled.jsonl").read_text().splitlines()[0])
+    gone = first["images"][0]["image_path"]
+    (root / "medxpertqa" / "images" / gone).unlink()
+    config = write_config(tmp_path / "cfg.py", modules={"medxpert_sampled_gen": ["medxpert_mm_sampled"]},
+                          base_url="http://127.0.0.1:9/v1", tokenizer=setup["tok"])  # fmt: skip
+    oc = run(config, tmp_path / "work", {"MEDXPERT_DATA_DIR": str(root)})
+    lm = subprocess.run([sys.executable, "-m", "medxpert_ext.cli", "lm-eval", "--model", "local-chat-completions",
+                         "--model_args", "model=x,base_url=http://127.0.0.1:9/v1/chat/completions",
+                         "--apply_chat_template", "--tasks", "medxpert_mm_sampled",
+                         "--metadata", json.dumps({"data_dir": str(root)})],
+                        capture_output=True, text=True, timeout=600)  # fmt: skip
+    for proc in (oc, lm):
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr
+        assert f"missing image {root.resolve() / 'medxpertqa' / 'images' / gone}" in proc.stderr
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").rglob("predictions"))
