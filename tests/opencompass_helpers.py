@@ -50,8 +50,10 @@ def run(config: Path, work_dir: Path, env: dict[str, str], *, wrapper: bool = Tr
     """``medxpert opencompass CONFIG -w WORK_DIR`` (or plain ``opencompass``) with a clean environment."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("MEDXPERT_", "OPENAI_"))}
     env = base | {"OPENAI_API_KEY": "EMPTY", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"} | env
-    cmd = ([sys.executable, "-m", "medxpert_ext.cli", "opencompass", str(config), "-w", str(work_dir)] if wrapper
-           else [sys.executable, "-m", "opencompass.cli.main", str(config), "-w", str(work_dir)])  # fmt: skip
+    # two workers: OpenCompass runs one subprocess per eval task, one at a time by default
+    args = [str(config), "-w", str(work_dir), "--max-num-workers", "2"]
+    cmd = ([sys.executable, "-m", "medxpert_ext.cli", "opencompass", *args] if wrapper
+           else [sys.executable, "-m", "opencompass.cli.main", *args])  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1500, cwd=work_dir.parent)
 
 

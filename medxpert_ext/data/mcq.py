@@ -1,24 +1,8 @@
-"""Multiple-choice benchmarks (MedXpertQA Text/MM, MedQA, MedMCQA, MMLU-medical): sources, normalised docs, loading.
-
-Every benchmark is read either from the Hugging Face hub at a pinned revision (the default) or from a local
-data root in the canonical layout (``MEDXPERT_DATA_DIR`` or lm-eval ``--metadata '{"data_dir": ...}'``)::
-
-    <root>/medxpertqa/text_test.jsonl       full Text test (2,450)   | text_sampled.jsonl (244)
-    <root>/medxpertqa/mm_test.jsonl         full MM test (2,000)     | mm_sampled.jsonl (199)
-    <root>/medxpertqa/images/<file>         MM images (images.zip from the hub, unpacked)
-    <root>/medbench/medqa_test.jsonl        MedQA-USMLE 4-option test (1,273)
-    <root>/medbench/medmcqa_dev.jsonl       MedMCQA validation (4,183)
-    <root>/medbench/mmlu_medical_test.jsonl six MMLU medical subjects (1,089)
-    <root>/vqa/<name>/test.jsonl + images/ + SHA256SUMS   medical VQA (``medxpert data prepare``)
-    <root>/medlfqa/<subset>.jsonl           MedLFQA long-form subsets
+"""Multiple-choice benchmarks (MedXpertQA Text/MM, MedQA, MedMCQA, MMLU-medical): pinned hub sources, the local
+files of the canonical layout, and the one normalised MCQ doc every prompt, extractor and metric sees.
 
 Both record shapes are accepted (hub: ``options`` dict + plain ``label`` letter; local files: ``options`` list of
 ``{letter, content}`` + one-element ``label`` list; medbench files carry the choices only inside the question).
-Whatever the source, every record comes out as one normalised multiple-choice doc (see :func:`mcq_doc`), so the
-prompt, extractor and metrics never see the difference.
-
-A local root is never silently mixed with the hub: when a data root is given, a missing file is an error that
-names the file and how to obtain it.
 """
 
 from __future__ import annotations
