@@ -235,6 +235,10 @@ def evaluate(base: RunSamples, cand: RunSamples, cfg: GateConfig) -> GateResult:
             continue
         bi, ci = pairs
         min_n = rule.min_n or cfg.min_n
+        if len(bi) < min_n:
+            kind = "too_few_samples" if name in required_leaves else "note"
+            out.findings.append(Finding(kind, name, f"{len(bi)} paired samples, fewer than min_n={min_n}; not gated"))
+            continue
         for metric in gated + fmt:
             bv, cv = b.values[metric][bi], c.values[metric][ci]
             ok = ~(np.isnan(bv) | np.isnan(cv))
