@@ -37,6 +37,10 @@ def regress(
     filter_name: Annotated[Optional[str], typer.Option("--filter", help="lm-eval filter to read when a task has several")] = None,
 ) -> None:  # fmt: skip
     """Is CAND worse than BASE? Paired per-sample tests per task and group, with a decision for CI."""
+    try:
+        import scipy.stats  # noqa: F401
+    except ImportError:
+        fail("medxpert regress needs scipy: pip install 'medxpert-ext[regress]'")
     from ..errors import DataError
     from ..regress import evaluate, load_config, load_run
     from ..regress.report import render_json, render_markdown, render_table
