@@ -175,7 +175,7 @@ def test_a_format_break_is_reported_as_such(runs):
     (fb,) = [f for f in report["findings"] if f["kind"] == "format_break"]
     assert fb["name"] == "medbench_medqa" and "not a knowledge drop" in fb["message"]
     frow = rows_by_name(report, "format_rows")[("medbench_medqa", "extract_fail")]
-    assert frow["diff"] == pytest.approx(6.0) and frow["discordant"] == [0, 60] and frow["status"] == "regression"
+    assert frow["diff"] == pytest.approx(6.0) and frow["discordant"] == [0, 60] and frow["status"] == "format break"
     rows = rows_by_name(report)
     assert rows[("medbench_medqa", "acc")]["status"] == "confounded"
     assert rows[("medbench", "acc")]["status"] == "confounded"

@@ -158,14 +158,16 @@ def test_config_errors_name_the_field(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ lm-eval samples reader
-def lmeval_folder(root: Path, outcomes: dict[str, list[tuple[int, int]]], stamp="2026-11-30T01-02-03.000001") -> Path:
+def lmeval_folder(root: Path, outcomes: dict[str, list[tuple[int, int]]], stamp="2026-11-30T01-02-03.000001",
+                  gold=lambda task, i: "A") -> Path:  # fmt: skip
     """Files in lm-eval 0.4.13's --log_samples layout (the e2e test checks the real thing)."""
     d = root / "scripted"
     d.mkdir(parents=True)
     for task, outs in outcomes.items():
         with open(d / f"samples_{task}_{stamp}.jsonl", "w") as fh:
             for i, (a, f) in enumerate(outs):
-                fh.write(json.dumps({"doc_id": i, "doc": {"id": f"{task}-{i}"}, "target": "A", "resps": [["x"]],
+                fh.write(json.dumps({"doc_id": i, "doc": {"id": f"{task}-{i}"}, "target": gold(task, i),
+                                     "target_hash": f"hash-{gold(task, i)}", "resps": [["x"]],
                                      "filtered_resps": ["A"], "filter": "extract", "metrics": ["acc", "extract_fail"],
                                      "acc": float(a), "extract_fail": float(f)}) + "\n")  # fmt: skip
     (d / f"results_{stamp}.json").write_text(json.dumps({
@@ -192,6 +194,15 @@ def test_reader_and_cli_on_lmeval_files(tmp_path):
     out = runner.invoke(app, ["regress", str(base), str(cand), "--format", "md", "-o", str(md), "--max-drop", "4"])
     assert out.exit_code == 0 and "no regression (exit 0)" in out.output
     assert "| medbench_medqa | acc | 1,000 | " in md.read_text() and "within allowance" in md.read_text()
+
+
+def test_same_ids_with_different_gold_answers_are_different_samples(tmp_path):
+    base = lmeval_folder(tmp_path / "base", BASE)
+    cand = lmeval_folder(tmp_path / "cand", BASE, gold=lambda task, i: "B" if (task, i) == ("medbench_medqa", 7) else "A")
+    res = evaluate(read_lmeval(base), read_lmeval(cand), CFG)
+    (mm,) = [f for f in res.findings if f.kind == "sample_mismatch"]
+    assert res.exit_code == 2 and mm.name == "medbench_medqa"
+    assert "1 samples have the same id but a different gold answer" in mm.message and "'medbench_medqa-7'" in mm.message
 
 
 def test_reader_errors_name_the_file_and_sample(tmp_path):

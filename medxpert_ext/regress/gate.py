@@ -102,7 +102,7 @@ def load_config(path: Path | None, overrides: Mapping[str, object] | None = None
         raise DataError(f"{path or 'gate options'}: {where}: {err['msg']}") from None
 
 
-Status = Literal["regression", "ok", "improved", "within allowance", "not significant", "confounded", "not gated"]
+Status = Literal["regression", "format break", "ok", "improved", "within allowance", "not significant", "confounded", "not gated"]
 
 
 @dataclass
@@ -178,10 +178,18 @@ def _align(name: str, base: TaskSamples, cand: TaskSamples, cfg: GateConfig, out
     """Index arrays pairing base and cand samples by id; None when the comparison cannot be made."""
     cand_pos = {sid: i for i, sid in enumerate(cand.ids)}
     common = [(i, cand_pos[sid]) for i, sid in enumerate(base.ids) if sid in cand_pos]
+    if base.targets is not None and cand.targets is not None:
+        changed = [base.ids[i] for i, j in common if base.targets[i] != cand.targets[j]]
+        if changed:
+            out.findings.append(Finding("sample_mismatch", name, (
+                f"{len(changed)} samples have the same id but a different gold answer in the two runs "
+                f"(e.g. {changed[0]!r}): different data versions")))  # fmt: skip
+            return None
     only_base, only_cand = len(base.ids) - len(common), len(cand.ids) - len(common)
     if only_base or only_cand:
+        base_ids = set(base.ids)
         example = next((s for s in base.ids if s not in cand_pos), None) or next(
-            s for s in cand.ids if s not in set(base.ids))
+            s for s in cand.ids if s not in base_ids)
         msg = (f"sample sets differ: {len(common)} common, {only_base} only in BASE, {only_cand} only in CAND "
                f"(e.g. {example!r})")  # fmt: skip
         if not cfg.allow_subset:
@@ -275,7 +283,7 @@ def evaluate(base: RunSamples, cand: RunSamples, cfg: GateConfig) -> GateResult:
     for row, adj in zip(out.format_rows, holm([r.p_value for r in out.format_rows])):
         row.p_adjusted = adj
         broke = row.drop > row.max_drop and adj < cfg.alpha
-        row.status = "regression" if broke else "ok"
+        row.status = "format break" if broke else "ok"
         if broke:
             confounded.add(row.name)
             out.findings.append(Finding("format_break", row.name, (

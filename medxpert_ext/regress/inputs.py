@@ -43,8 +43,11 @@ class TaskSamples:
     ids: tuple[str, ...]
     values: Mapping[str, np.ndarray]
     higher_is_better: Mapping[str, bool] = field(default_factory=dict)
+    targets: tuple[str, ...] | None = None  # a fingerprint of each gold answer (lm-eval's target_hash), if known
 
     def __post_init__(self) -> None:
+        if self.targets is not None and len(self.targets) != len(self.ids):
+            raise ValueError(f"task {self.task}: {len(self.targets)} targets for {len(self.ids)} ids")
         for name, arr in self.values.items():
             if len(arr) != len(self.ids):
                 raise ValueError(f"task {self.task}: metric {name} has {len(arr)} values for {len(self.ids)} ids")
@@ -124,7 +127,7 @@ def read_lmeval(path: Path, *, filter_name: str | None = None, label: str | None
         tasks[task] = _read_samples_file(f, task, filter_name)
     groups, better = _read_results(results_files)
     if better:
-        tasks = {t: TaskSamples(t, s.ids, s.values, {**better.get(t, {}), **s.higher_is_better})
+        tasks = {t: TaskSamples(t, s.ids, s.values, {**better.get(t, {}), **s.higher_is_better}, s.targets)
                  for t, s in tasks.items()}  # fmt: skip
     return RunSamples(label or _label(path), str(path), tasks, groups)
 
@@ -147,6 +150,7 @@ def _as_float(value: object) -> float | None:
 
 def _read_samples_file(path: Path, task: str, filter_name: str | None) -> TaskSamples:
     per_filter: dict[str, dict[str, dict[str, float]]] = {}
+    targets: dict[str, dict[str, str]] = {}
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -173,13 +177,17 @@ def _read_samples_file(path: Path, task: str, filter_name: str | None) -> TaskSa
             if sid in seen:
                 raise DataError(f"{path}:{lineno}: sample id {sid!r} appears twice")
             seen[sid] = vals
+            if isinstance(row.get("target_hash"), str):
+                targets.setdefault(flt, {})[sid] = row["target_hash"]
     if not per_filter:
         want = f" with filter {filter_name!r}" if filter_name else ""
         raise DataError(f"{path}: no samples{want}")
     if len(per_filter) > 1:
         raise DataError(f"{path}: task {task} has filters {sorted(per_filter)}; choose one with --filter")
-    (rows,) = per_filter.values()
+    ((flt, rows),) = per_filter.items()
     ids = tuple(rows)
+    hashes = targets.get(flt, {})
+    fingerprints = tuple(hashes[sid] for sid in ids) if len(hashes) == len(ids) else None
     metric_names = sorted({m for v in rows.values() for m in v})
     values = {}
     for m in metric_names:
@@ -187,7 +195,7 @@ def _read_samples_file(path: Path, task: str, filter_name: str | None) -> TaskSa
         if missing:
             raise DataError(f"{path}: sample {missing[0]!r} has no {m!r} while others do")
         values[m] = np.fromiter((rows[sid][m] for sid in ids), dtype=np.float64, count=len(ids))
-    return TaskSamples(task, ids, values)
+    return TaskSamples(task, ids, values, targets=fingerprints)
 
 
 def _sample_id(row: dict, path: Path, lineno: int) -> str:
