@@ -125,7 +125,7 @@ def test_identical_outputs_are_no_regression(runs):
 
 
 def test_reworded_answers_and_a_few_flips_do_not_cry_wolf(runs):
-    ckpts, outs = runs
+    _, outs = runs
     code, report = gate_json(outs["base"], outs["wording"])
     assert code == 0, report["findings"]
     rows = rows_by_name(report)
@@ -169,7 +169,7 @@ def test_a_four_point_drop_on_medqa_is_a_regression(runs, tmp_path):
 
 
 def test_a_format_break_is_reported_as_such(runs):
-    ckpts, outs = runs
+    _, outs = runs
     code, report = gate_json(outs["base"], outs["format"])
     assert code == 2 and report["decision"] == "could not compare"
     (fb,) = [f for f in report["findings"] if f["kind"] == "format_break"]

@@ -35,7 +35,7 @@ def test_index_bootstrap_equals_a_plain_loop_with_the_same_seed():
     rng = np.random.default_rng(7)
     base = rng.random(250)
     cand = np.clip(base + rng.normal(-0.02, 0.1, 250), 0, 1)
-    res, draws = compare_paired({"rougeL": base}, {"rougeL": cand}, task="medlfqa_live_qa", resamples=10_000,
+    res, _ = compare_paired({"rougeL": base}, {"rougeL": cand}, task="medlfqa_live_qa", resamples=10_000,
                                 seed=3, level=0.95)  # fmt: skip
     loop_rng, d, means = task_rng(3, "medlfqa_live_qa"), cand - base, []
     for _ in range(10_000):

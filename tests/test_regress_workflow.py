@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
@@ -67,5 +66,5 @@ def test_example_workflow_steps_catch_the_scripted_drop(tmp_path):
     md = (work / "gate.md").read_text()
     assert md == github["GITHUB_STEP_SUMMARY"].read_text()
     drop = 100 * min(60, right) / 400
-    assert "❌ regression (exit 1)" in md and f"| medbench_medqa | acc | 400 |" in md and f"| -{drop:.2f} |" in md
+    assert "❌ regression (exit 1)" in md and "| medbench_medqa | acc | 400 |" in md and f"| -{drop:.2f} |" in md
     assert json.loads((work / "gate.json").read_text())["exit_code"] == 1
