@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy.stats import binomtest
 
@@ -153,6 +154,10 @@ def test_a_four_point_drop_on_medqa_is_a_regression(runs, tmp_path):
     table = [[sum(x[0] and y[0] for x, y in zip(base_o, cand_o)), b], [c, sum(not x[0] and not y[0] for x, y in zip(base_o, cand_o))]]
     assert medqa["p_value"] == pytest.approx(mcnemar(table, exact=True).pvalue, rel=1e-9)
     assert medqa["ci"][0] < -4.0 < medqa["ci"][1] < -1.0 and medqa["status"] == "regression"
+    d = np.array([float(y[0]) - float(x[0]) for x, y in zip(base_o, cand_o)])  # plain index-resampling bootstrap
+    rng = np.random.default_rng(2024)
+    boots = [100 * d[rng.integers(0, 1000, 1000)].mean() for _ in range(10_000)]
+    assert medqa["ci"] == pytest.approx(list(np.quantile(boots, [0.025, 0.975])), abs=0.3)  # Monte-Carlo error
     group = rows[("medbench", "acc")]
     assert group["n"] == 1500 and group["diff"] == pytest.approx(-4000 / 1500) and group["status"] == "regression"
     assert rows[("medbench_mmlu_medical", "acc")]["status"] == "not significant"
