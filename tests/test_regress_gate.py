@@ -140,6 +140,11 @@ def test_continuous_metrics_lower_is_better_and_unjudged_samples():
     assert rows["rougeL"].status in ("not significant", "ok", "within allowance")
     assert res.exit_code == 1
 
+    unscored = {"medlfqa_live_qa": {f"q{i}": {"rougeL": 0.3, "hallucination": np.nan} for i in range(100)}}
+    res = evaluate(synthetic_run("a", unscored), synthetic_run("b", unscored), CFG)
+    assert res.exit_code == 0 and [r.metric for r in res.rows] == ["rougeL"]
+    assert any("hallucination: not scored in either run" in f.message for f in res.findings)
+
     judged = {"medxpert_text_judge": {f"q{i}": {"judge_acc": float(i % 2) if i % 10 else np.nan} for i in range(300)}}
     res = evaluate(synthetic_run("a", judged), synthetic_run("b", judged), CFG)
     assert res.exit_code == 0 and res.rows[0].n == 270  # samples without a verdict are left out, not scored 0

@@ -251,6 +251,9 @@ def evaluate(base: RunSamples, cand: RunSamples, cfg: GateConfig) -> GateResult:
             bv, cv = b.values[metric][bi], c.values[metric][ci]
             ok = ~(np.isnan(bv) | np.isnan(cv))
             n = int(ok.sum())
+            if np.isnan(bv).all() and np.isnan(cv).all():  # e.g. factuality metrics run without their model
+                out.findings.append(Finding("note", name, f"{metric}: not scored in either run; not compared"))
+                continue
             if n < min_n:
                 kind = "too_few_samples" if name in required_leaves and metric in gated else "note"
                 out.findings.append(Finding(kind, name, f"{metric}: {n} paired samples, fewer than min_n={min_n}"))
