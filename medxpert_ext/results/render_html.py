@@ -124,13 +124,14 @@ def _main_table(lb: Leaderboard) -> str:
     head = ['<th class="l">model</th>', "<th>step</th>", '<th class="l">harness</th>', '<th class="l">runs</th>']
     head += [f'<th title="{esc(t)}">{esc(column_title(t))}</th>' for t in lb.columns]
     body = []
+    notes = list(dict.fromkeys(r.source for r in lb.rows if r.published))
     for r in lb.rows:
         cls = ' class="published"' if r.published else ""
         tds = [f'<td class="l" data-v="{esc(r.model)}">{esc(r.model)}</td>',
                f'<td data-v="{"" if r.step is None else r.step}">{"" if r.step is None else r.step}</td>',
                f'<td class="l" data-v="{esc(r.harness)}">{esc(r.harness)}</td>',
-               f'<td class="l" data-v="{esc(r.run_ids[0] if r.run_ids else "")}">'
-               f'{esc("published: " + (r.source or "") if r.published else ", ".join(f"#{i}" for i in r.run_ids))}</td>']  # fmt: skip
+               f'<td class="l" data-v="{esc(r.run_ids[0] if r.run_ids else "")}" title="{esc(r.source or r.checkpoint)}">'
+               f'{esc("published [" + str(notes.index(r.source) + 1) + "]" if r.published else ", ".join(f"#{i}" for i in r.run_ids))}</td>']  # fmt: skip
         for t in lb.columns:
             c = r.cells.get(t)
             if c is None or c.value is None:
@@ -146,8 +147,9 @@ def _main_table(lb: Leaderboard) -> str:
             inner += f'<span class="h">{esc(c.harness)}</span>'
             tds.append(f'<td data-v="{c.value!r}" title="{esc(tip)}">{inner}</td>')
         body.append(f"<tr{cls}>{''.join(tds)}</tr>")
+    sources = "".join(f"<li>{esc(n)}</li>" for n in notes)
     return (f'<table class="sortable" id="leaderboard"><thead><tr>{"".join(head)}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')  # fmt: skip
+            f'<tbody>{"".join(body)}</tbody></table>' + (f'<ol class="meta">{sources}</ol>' if notes else ""))  # fmt: skip
 
 
 def _medxpert_breakdown(store: Store, rows: list[Row]) -> str:
