@@ -64,14 +64,14 @@ def read_results(path: Path, *, with_samples: bool = True) -> RunRecord:
         raise IngestError(f"{path}: not valid JSON (truncated or corrupt?): {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise IngestError(f"{path}: not an lm-eval results file (no 'results' object)")
+    m = RESULTS_NAME.match(path.name)
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     model_args = parse_model_args(config.get("model_args"))
     name = data.get("model_name") or _model_from_args(model_args) or config.get("model")
     model, step = model_and_step(name)
-    m = RESULTS_NAME.match(path.name)
     judge = data.get("judge") if isinstance(data.get("judge"), dict) else None
     record = RunRecord(
-        run_key=file_hash(b"lm-eval\0" + raw),
+        run_key=file_hash(b"lm-eval\0" + (m["date"] if m else "").encode() + b"\0" + raw),  # a copy = the same run
         harness="lm-eval",
         harness_version=data.get("lm_eval_version"),
         model=model,

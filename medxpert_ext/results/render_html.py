@@ -64,6 +64,7 @@ def _svg(fig) -> str:
     buf = io.StringIO()
     FigureCanvasSVG(fig).print_svg(buf)
     text = buf.getvalue()
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)  # RDF namespaces and a timestamp: not needed
     return text[text.index("<svg"):]  # drop the XML declaration and DOCTYPE: inline SVG in HTML5
 
 
