@@ -57,7 +57,7 @@ def test_idempotent_ingest_and_reruns(tmp_path):
         before = store.counts()
         assert before == {"run": 1, "score": 2, "sample": 10}
         r2 = ingest_paths(store, [tmp_path / "a", first])  # the same file again, by folder and by path
-        assert (r2.added, r2.existing) == (0, 2) and store.counts() == before
+        assert (r2.added, r2.existing) == (0, 1) and store.counts() == before
         shutil.copytree(tmp_path / "a", tmp_path / "copy")  # a copy elsewhere is the same run
         assert ingest_paths(store, [tmp_path / "copy"]).added == 0 and store.counts() == before
         _run(tmp_path / "a" / "m", "/ck/m/checkpoint-10", 0.5, "2026-11-30T11-00-00.000001")  # re-run: new run

@@ -56,8 +56,14 @@ def samples_files(results_file: Path) -> dict[str, Path]:
     return out
 
 
-def read_results(path: Path, *, with_samples: bool = True) -> RunRecord:
-    raw = _read_bytes(path)
+def run_key(path: Path, raw: bytes) -> str:
+    """Content hash of the results file plus its date_id: a copy elsewhere is the same run, a re-run is not."""
+    m = RESULTS_NAME.match(path.name)
+    return file_hash(b"lm-eval\0" + (m["date"] if m else "").encode() + b"\0" + raw)
+
+
+def read_results(path: Path, *, with_samples: bool = True, raw: bytes | None = None) -> RunRecord:
+    raw = _read_bytes(path) if raw is None else raw
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -71,7 +77,7 @@ def read_results(path: Path, *, with_samples: bool = True) -> RunRecord:
     model, step = model_and_step(name)
     judge = data.get("judge") if isinstance(data.get("judge"), dict) else None
     record = RunRecord(
-        run_key=file_hash(b"lm-eval\0" + (m["date"] if m else "").encode() + b"\0" + raw),  # a copy = the same run
+        run_key=run_key(path, raw),
         harness="lm-eval",
         harness_version=data.get("lm_eval_version"),
         model=model,

@@ -152,32 +152,47 @@ class Store:
     # ---- writing ------------------------------------------------------------------------------------------
     def add(self, record: RunRecord) -> tuple[int, bool]:
         """Store one run with its scores and samples in one transaction: (run id, True if it was new)."""
-        existing = self._run_id_by_key(record.run_key)
-        if existing is not None:
-            return existing, False
+        return self.add_many([record])[0]
+
+    def add_many(self, records: list[RunRecord]) -> list[tuple[int, bool]]:
+        """Store runs in one transaction; a run whose key is already stored is left as it is.
+
+        When a concurrent writer stored one of them first (unique key violated), the batch is retried one run per
+        transaction, so every run ends up stored exactly once.
+        """
+        if not records:
+            return []
         try:
             with self.engine.begin() as conn:
-                run_id = conn.execute(insert(Run).values(
-                    run_key=record.run_key, harness=record.harness, harness_version=record.harness_version,
-                    model=record.model, checkpoint=record.checkpoint, step=record.step, model_args=record.model_args,
-                    gen_settings=record.gen_settings, pack_version=record.pack_version, git_hash=record.git_hash,
-                    config_hash=record.config_hash, evaluated_at=record.evaluated_at, ingested_at=datetime.now(),
-                    source=record.source, extra=record.extra,
-                ).returning(Run.id)).scalar_one()  # fmt: skip
-                if record.scores:
-                    conn.execute(insert(Score), [{"run_id": run_id, **s.__dict__} for s in record.scores])
-                if record.samples:
-                    conn.execute(insert(Sample), [{"run_id": run_id, **s} for s in record.samples])
+                return [self._insert(conn, r) for r in records]
         except IntegrityError:
-            existing = self._run_id_by_key(record.run_key)
-            if existing is None:
-                raise
+            if len(records) == 1:
+                existing = self.run_id_by_key(records[0].run_key)
+                if existing is None:
+                    raise
+                return [(existing, False)]
+            return [self.add_many([r])[0] for r in records]
+
+    def _insert(self, conn, record: RunRecord) -> tuple[int, bool]:
+        existing = conn.execute(select(Run.id).where(Run.run_key == record.run_key)).scalar()
+        if existing is not None:
             return existing, False
+        run_id = conn.execute(insert(Run).values(
+            run_key=record.run_key, harness=record.harness, harness_version=record.harness_version,
+            model=record.model, checkpoint=record.checkpoint, step=record.step, model_args=record.model_args,
+            gen_settings=record.gen_settings, pack_version=record.pack_version, git_hash=record.git_hash,
+            config_hash=record.config_hash, evaluated_at=record.evaluated_at, ingested_at=datetime.now(),
+            source=record.source, extra=record.extra,
+        ).returning(Run.id)).scalar_one()  # fmt: skip
+        if record.scores:
+            conn.execute(insert(Score), [{"run_id": run_id, **s.__dict__} for s in record.scores])
+        if record.samples:
+            conn.execute(insert(Sample), [{"run_id": run_id, **s} for s in record.samples])
         return run_id, True
 
-    def _run_id_by_key(self, key: str) -> int | None:
-        with Session(self.engine) as s:
-            return s.scalar(select(Run.id).where(Run.run_key == key))
+    def run_id_by_key(self, key: str) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(Run.id).where(Run.run_key == key)).scalar()
 
     # ---- reading (the regression gate's API) ---------------------------------------------------------------
     def runs(self, *, model: str | None = None, harness: str | None = None) -> list[RunInfo]:
