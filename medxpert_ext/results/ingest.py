@@ -1,8 +1,8 @@
 """Walk paths, recognise each harness's outputs, store them; one named error per bad file, the rest still go in.
 
 Speed (a 100-checkpoint sweep is 1,000 results files): a results file whose run is already stored is recognised
-from its hash without reading its samples; new lm-eval runs are parsed in worker processes (JSON parsing is the
-cost) and written in batches, each batch one transaction.
+from its hash without reading its samples; new runs are written in batches, each batch one transaction. Parsing
+in worker processes was tried and measured slower on 2 cores (records pickled back, CPU shared with the writer).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from . import ingest_lmeval, ingest_opencompass
 from .records import IngestError, RunRecord
 
 BATCH_SAMPLES = 50_000  # samples per write transaction
-PARALLEL_MIN_FILES = 8
 
 
 @dataclass
@@ -36,7 +34,7 @@ class IngestReport:
         return not self.errors
 
 
-def ingest_paths(store, paths: list[Path], *, workers: int | None = None) -> IngestReport:
+def ingest_paths(store, paths: list[Path]) -> IngestReport:
     report = IngestReport()
     results_files: list[Path] = []
     for path in paths:
@@ -47,7 +45,7 @@ def ingest_paths(store, paths: list[Path], *, workers: int | None = None) -> Ing
         else:
             for found in _walk(store, path, report):
                 results_files.append(found)
-    _ingest_lmeval(store, list(dict.fromkeys(results_files)), report, workers)
+    _ingest_lmeval(store, list(dict.fromkeys(results_files)), report)
     return report
 
 
@@ -105,7 +103,7 @@ def _parse(item: tuple[Path, bytes]) -> RunRecord | str:
         return str(exc)
 
 
-def _ingest_lmeval(store, files: list[Path], report: IngestReport, workers: int | None) -> None:
+def _ingest_lmeval(store, files: list[Path], report: IngestReport) -> None:
     todo: list[tuple[Path, bytes]] = []
     for path in files:
         try:
@@ -119,15 +117,7 @@ def _ingest_lmeval(store, files: list[Path], report: IngestReport, workers: int 
             report.run_ids.append(run_id)
         else:
             todo.append((path, raw))
-    n_workers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    if len(todo) >= PARALLEL_MIN_FILES and n_workers > 1 and sys.platform == "linux":
-        import multiprocessing
-
-        # fork: the workers only parse files (no store, no threads of ours); spawn would re-import for seconds
-        with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            _write_batches(store, pool.map(_parse, todo, chunksize=4), report)
-    else:
-        _write_batches(store, map(_parse, todo), report)
+    _write_batches(store, map(_parse, todo), report)
 
 
 def _write_batches(store, parsed, report: IngestReport) -> None:
