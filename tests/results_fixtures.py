@@ -95,6 +95,10 @@ def write_opencompass_workdir(work_dir: Path, rows: list[dict], *, abbr: str, pa
                                    "task": task}}  # fmt: skip
         if details:
             res["details"] = det
+        if task == "medxpert_text_understanding":  # as OpenCompass 0.5.4's eval task really stores them: one list
+            res["medxpert"] = [res["medxpert"]]  # entry per rollout (seen on the pack adapter's real runs)
+            if details:
+                res["details"] = [{"example_abbr": f"{task}_{i}", **{k: [v] for k, v in d.items()}} for i, d in enumerate(det)]
         for sub in ("predictions", "results"):
             (wd / sub / abbr).mkdir(parents=True, exist_ok=True)
         (wd / "predictions" / abbr / f"{task}.json").write_text(json.dumps(preds, indent=4))

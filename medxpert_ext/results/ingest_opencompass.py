@@ -102,7 +102,8 @@ def _read_results(path: Path, raw: bytes, rec: RunRecord) -> tuple[str, bool]:
         raise IngestError(f"{path}: not an OpenCompass results file (expected an object of metrics)")
     if "error" in data and len(data) == 1:
         raise IngestError(f"{path}: OpenCompass recorded an evaluation error: {str(data['error'])[:200]}")
-    meta = data.get("medxpert") if isinstance(data.get("medxpert"), dict) else {}
+    meta = _one(data.get("medxpert"))
+    meta = meta if isinstance(meta, dict) else {}
     task = str(meta.get("task") or path.stem)
     scale = float(meta.get("scale") or 100)
     rec.pack_version = rec.pack_version or meta.get("pack_version")
@@ -115,6 +116,9 @@ def _read_results(path: Path, raw: bytes, rec: RunRecord) -> tuple[str, bool]:
     for i, d in enumerate(details):
         if not isinstance(d, dict):
             raise IngestError(f"{path}: details[{i}] is not an object")
+        d = {k: _one(v) for k, v in d.items()}  # OpenCompass 0.5.4 wraps each value in a list (one per rollout)
+        if d.get("reason") == "ok":
+            d["reason"] = None
         scores = d.get("scores") if isinstance(d.get("scores"), dict) else {}
         for k, v in scores.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
@@ -139,6 +143,11 @@ def _read_results(path: Path, raw: bytes, rec: RunRecord) -> tuple[str, bool]:
     if not found:
         raise IngestError(f"{path}: not an OpenCompass results file (no numeric metric)")
     return task, bool(details)
+
+
+def _one(value: Any) -> Any:
+    """The first rollout's value: OpenCompass' eval task stores per-sample fields as lists, one per rollout."""
+    return value[0] if isinstance(value, list) and value else value
 
 
 def _stderr(values: list[float] | None, scale: float) -> float | None:

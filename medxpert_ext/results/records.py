@@ -109,7 +109,7 @@ def model_and_step(name: str | None) -> tuple[str, int | None]:
     return str(name), None
 
 
-_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|passw(or)?d|auth|credential|private[_-]?key)", re.I)
+_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|passw(or)?d|auth|credential|private[_-]?key|^keys?$)", re.I)
 _SECRET_VALUE = re.compile(r"^(sk-|hf_|ghp_|xox[bp]-|Bearer\s)", re.I)
 REDACTED = "***"
 

@@ -155,16 +155,29 @@ class Store:
         return self.add_many([record])[0]
 
     def add_many(self, records: list[RunRecord]) -> list[tuple[int, bool]]:
-        """Store runs in one transaction; a run whose key is already stored is left as it is.
-
-        When a concurrent writer stored one of them first (unique key violated), the batch is retried one run per
-        transaction, so every run ends up stored exactly once.
-        """
+        """Store runs in one transaction (three statements whatever the count); a run whose key is already stored
+        is left as it is. When a concurrent writer stored one of them first (unique key violated), the batch is
+        retried one run per transaction, so every run ends up stored exactly once."""
         if not records:
             return []
+        keys = list(dict.fromkeys(r.run_key for r in records))
         try:
             with self.engine.begin() as conn:
-                return [self._insert(conn, r) for r in records]
+                known = dict(conn.execute(select(Run.run_key, Run.id).where(Run.run_key.in_(keys))).all())
+                new = [r for r in {r.run_key: r for r in records}.values() if r.run_key not in known]
+                if new:
+                    now = datetime.now()
+                    ids = conn.execute(insert(Run).returning(Run.id, sort_by_parameter_order=True),
+                                       [_run_params(r, now) for r in new]).scalars().all()  # fmt: skip
+                    scores = [{"run_id": i, **s.__dict__} for i, r in zip(ids, new) for s in r.scores]
+                    samples = [{"run_id": i, **s} for i, r in zip(ids, new) for s in r.samples]
+                    if scores:
+                        conn.execute(insert(Score), scores)
+                    if samples:
+                        conn.execute(insert(Sample), samples)
+                    fresh = {r.run_key: i for i, r in zip(ids, new)}
+                else:
+                    fresh = {}
         except IntegrityError:
             if len(records) == 1:
                 existing = self.run_id_by_key(records[0].run_key)
@@ -172,23 +185,14 @@ class Store:
                     raise
                 return [(existing, False)]
             return [self.add_many([r])[0] for r in records]
-
-    def _insert(self, conn, record: RunRecord) -> tuple[int, bool]:
-        existing = conn.execute(select(Run.id).where(Run.run_key == record.run_key)).scalar()
-        if existing is not None:
-            return existing, False
-        run_id = conn.execute(insert(Run).values(
-            run_key=record.run_key, harness=record.harness, harness_version=record.harness_version,
-            model=record.model, checkpoint=record.checkpoint, step=record.step, model_args=record.model_args,
-            gen_settings=record.gen_settings, pack_version=record.pack_version, git_hash=record.git_hash,
-            config_hash=record.config_hash, evaluated_at=record.evaluated_at, ingested_at=datetime.now(),
-            source=record.source, extra=record.extra,
-        ).returning(Run.id)).scalar_one()  # fmt: skip
-        if record.scores:
-            conn.execute(insert(Score), [{"run_id": run_id, **s.__dict__} for s in record.scores])
-        if record.samples:
-            conn.execute(insert(Sample), [{"run_id": run_id, **s} for s in record.samples])
-        return run_id, True
+        out, seen = [], set()
+        for r in records:
+            if r.run_key in fresh and r.run_key not in seen:
+                out.append((fresh[r.run_key], True))
+                seen.add(r.run_key)
+            else:
+                out.append((known.get(r.run_key) or fresh[r.run_key], False))
+        return out
 
     def run_id_by_key(self, key: str) -> int | None:
         with self.engine.connect() as conn:
@@ -283,6 +287,13 @@ class Store:
                 raise StoreError(f"step {step} exists for several models ({', '.join(sorted(models))}): pass a model")
             return runs[-1]
         raise StoreError(f"{text!r} is not a run id, a checkpoint step (step:N) or an existing path")
+
+
+def _run_params(r: RunRecord, now: datetime) -> dict[str, Any]:
+    return {"run_key": r.run_key, "harness": r.harness, "harness_version": r.harness_version, "model": r.model,
+            "checkpoint": r.checkpoint, "step": r.step, "model_args": r.model_args, "gen_settings": r.gen_settings,
+            "pack_version": r.pack_version, "git_hash": r.git_hash, "config_hash": r.config_hash,
+            "evaluated_at": r.evaluated_at, "ingested_at": now, "source": r.source, "extra": r.extra}  # fmt: skip
 
 
 def _run_info(r: Run) -> RunInfo:
