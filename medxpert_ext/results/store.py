@@ -169,7 +169,7 @@ class Store:
                     now = datetime.now()
                     ids = conn.execute(insert(Run).returning(Run.id, sort_by_parameter_order=True),
                                        [_run_params(r, now) for r in new]).scalars().all()  # fmt: skip
-                    scores = [{"run_id": i, **s.__dict__} for i, r in zip(ids, new) for s in r.scores]
+                    scores = [{"run_id": i, **s.__dict__} for i, r in zip(ids, new) for s in _unique_scores(r)]
                     samples = [{"run_id": i, **s} for i, r in zip(ids, new) for s in r.samples]
                     if scores:
                         conn.execute(insert(Score), scores)
@@ -289,8 +289,16 @@ class Store:
         raise StoreError(f"{text!r} is not a run id, a checkpoint step (step:N) or an existing path")
 
 
+def _unique_scores(r: RunRecord) -> list:
+    """One score per (task, metric): the first wins (an OpenCompass summary may name a group's average twice)."""
+    seen: dict[tuple[str, str], object] = {}
+    for s in r.scores:
+        seen.setdefault((s.task, s.metric), s)
+    return list(seen.values())
+
+
 def _run_params(r: RunRecord, now: datetime) -> dict[str, Any]:
-    return {"run_key": r.run_key, "harness": r.harness, "harness_version": r.harness_version, "model": r.model,
+    return {"run_key": r.run_key, "harness": r.harness, "harness_version": r.harness_version, "model": r.model[:512],
             "checkpoint": r.checkpoint, "step": r.step, "model_args": r.model_args, "gen_settings": r.gen_settings,
             "pack_version": r.pack_version, "git_hash": r.git_hash, "config_hash": r.config_hash,
             "evaluated_at": r.evaluated_at, "ingested_at": now, "source": r.source, "extra": r.extra}  # fmt: skip
