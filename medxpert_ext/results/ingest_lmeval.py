@@ -215,11 +215,16 @@ def read_samples(path: Path, task: str) -> list[dict[str, Any]]:
 
 
 def sample_row(task: str, obj: dict) -> dict[str, Any]:
-    doc = obj.get("doc") if isinstance(obj.get("doc"), dict) else {}
-    names = obj.get("metrics") if isinstance(obj.get("metrics"), list) else [
-        k for k, v in obj.items() if k not in _NOT_METRICS and (v is None or isinstance(v, (int, float)))]
-    values = {k: obj.get(k) for k in names if k in obj}
-    return normalized_sample(task, str(doc.get("id", obj.get("doc_id"))), _first(obj.get("filtered_resps")), values, doc)
+    doc = obj.get("doc")
+    if not isinstance(doc, dict):
+        doc = {}
+    names = obj.get("metrics")
+    if not isinstance(names, list):
+        names = [k for k, v in obj.items() if k not in _NOT_METRICS and (v is None or isinstance(v, (int, float)))]
+    values = {k: obj[k] for k in names if k in obj}
+    sid = doc.get("id")
+    return normalized_sample(task, str(obj.get("doc_id") if sid is None else sid), _first(obj.get("filtered_resps")),
+                             values, doc)  # fmt: skip
 
 
 def _first(value: Any) -> Any:
@@ -228,30 +233,56 @@ def _first(value: Any) -> Any:
     return None if isinstance(value, list) else value
 
 
+_MEDICAL_TASK_CACHE: dict[str, str | None] = {}
+
+
 def normalized_sample(task: str, sample_id: str, resp: Any, values: dict[str, Any], doc: dict,
                       *, pred: Any = ..., reason: str | None = None, correct: Any = None) -> dict[str, Any]:  # fmt: skip
-    """One sample table row from per-sample values on the 0-1 scale (lm-eval's, and the OpenCompass contract's)."""
+    """One sample table row from per-sample values on the 0-1 scale (lm-eval's, and the OpenCompass contract's).
+
+    Runs once per stored sample (100,000s per sweep), hence the plain loops."""
     if pred is ...:
         pred, reason = _pred(resp)
-    correct_key = next((k for k in CORRECT_KEYS if k in values), None)
-    fail_key = next((k for k in FAIL_KEYS if k in values), None)
-    if correct is None and correct_key is not None and isinstance(values[correct_key], (int, float)):
-        correct = values[correct_key]
-    fail = values.get(fail_key) if fail_key else None
-    rest = {k: to_store_scale(k, v, 1) for k, v in values.items() if k not in (correct_key, fail_key)
-            and isinstance(v, (int, float)) and not isinstance(v, bool)}  # fmt: skip
+    correct_key = fail_key = None
+    for k in CORRECT_KEYS:
+        if k in values:
+            correct_key = k
+            break
+    for k in FAIL_KEYS:
+        if k in values:
+            fail_key = k
+            break
+    if correct is None and correct_key is not None:
+        v = values[correct_key]
+        correct = v if isinstance(v, (int, float)) else None
+    fail = values[fail_key] if fail_key is not None else None
+    rest = None
+    if len(values) > (correct_key is not None) + (fail_key is not None):
+        rest = {k: to_store_scale(k, v, 1) for k, v in values.items() if k != correct_key and k != fail_key
+                and isinstance(v, (int, float)) and not isinstance(v, bool)} or None  # fmt: skip
+    mt = doc.get("medical_task")
+    if isinstance(mt, str):
+        if mt not in _MEDICAL_TASK_CACHE:
+            _MEDICAL_TASK_CACHE[mt] = _axis(normalize_medical_task(mt))
+        mt = _MEDICAL_TASK_CACHE[mt]
+    else:
+        mt = None
+    if pred is not None:
+        pred = str(pred)
+        if len(pred) > PRED_MAX:
+            pred = pred[: PRED_MAX - 1] + "…"
     return {
         "task": task,
         "sample_id": sample_id[:128],
-        "pred": None if pred is None else _clip(str(pred)),
+        "pred": pred,
         "correct": None if correct is None else int(bool(correct)),
         "fail": int(bool(fail)) if isinstance(fail, (int, float)) else 0,
         "reason": None if reason is None else str(reason)[:128],
         "question_type": _axis(doc.get("question_type")),
-        "medical_task": _axis(normalize_medical_task(doc.get("medical_task")) if isinstance(doc.get("medical_task"), str) else None),
+        "medical_task": mt,
         "body_system": _axis(doc.get("body_system")),
         "answer_type": _axis(doc.get("answer_type")),
-        "values": rest or None,
+        "values": rest,
     }
 
 
@@ -263,9 +294,5 @@ def _pred(resp: Any) -> tuple[str | None, str | None]:
     return (None, None) if resp is None else (str(resp), None)
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= PRED_MAX else text[: PRED_MAX - 1] + "…"
-
-
 def _axis(value: Any) -> str | None:
-    return str(value)[:64] if isinstance(value, str) and value else None
+    return value[:64] if value and isinstance(value, str) else None
