@@ -92,10 +92,12 @@ def leaderboard(
 
 
 def _table_text(lb) -> str:
+    import io
+
     from rich.console import Console
 
     from ..results.formats import to_table
 
-    console = Console(record=True, width=240, file=open("/dev/null", "w"))  # noqa: SIM115
+    console = Console(record=True, width=240, file=io.StringIO())
     to_table(lb, console)
     return console.export_text()
