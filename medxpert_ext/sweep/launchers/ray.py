@@ -1,0 +1,59 @@
+"""``--launcher ray``: one Ray task per checkpoint, ``num_gpus`` from the profile (tensor x data parallel).
+
+Ray places the task on a node with free GPUs and sets ``CUDA_VISIBLE_DEVICES`` for it; the task runs the same
+per-checkpoint stages as the local launcher (each a child process, so the model's memory is freed before the
+judge). ``--ray-address`` joins an existing cluster; without it a local Ray instance is started.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..plan import SweepPlan
+from ..runner import checkpoint_state
+from . import Events, LaunchError
+
+
+def _run_one(plan_json: str, index: int) -> str:
+    from medxpert_ext.sweep.plan import SweepPlan
+    from medxpert_ext.sweep.runner import run_checkpoint
+
+    plan = SweepPlan.model_validate_json(plan_json)
+    return run_checkpoint(plan, index).model_dump_json()
+
+
+def run_ray(plan: SweepPlan, todo: list[int], events: Events) -> None:
+    if not todo:
+        return
+    try:
+        import ray
+    except ImportError:
+        raise LaunchError("--launcher ray needs Ray: pip install 'medxpert-ext[ray]'") from None
+    from ..state import CheckpointState
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        kwargs = {"address": plan.ray_address} if plan.ray_address else {"num_cpus": os.cpu_count() or 1}
+        ray.init(**kwargs, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_gpus=plan.gpus_per_checkpoint(), num_cpus=1, max_retries=0)(_run_one)
+        plan_json = plan.model_dump_json()
+        refs = {}
+        for i in todo:
+            refs[task.remote(plan_json, i)] = i
+            events.started(i)
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1, timeout=2.0)
+            for ref in done:
+                i = refs.pop(ref)
+                try:
+                    state = CheckpointState.model_validate_json(ray.get(ref))
+                except ray.exceptions.RayError as exc:
+                    state = checkpoint_state(plan, i)
+                    record = state.stage("harness")
+                    if record.status != "done":
+                        record.status, record.message = "failed", f"Ray task failed: {str(exc).splitlines()[0]}"
+                events.finished(i, state)
+    finally:
+        if started_here:
+            ray.shutdown()
