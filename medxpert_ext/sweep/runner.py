@@ -5,6 +5,7 @@ store sees one writer).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,13 +44,16 @@ def checkpoint_state(plan: SweepPlan, index: int) -> CheckpointState:
 
 
 def run_checkpoint(plan: SweepPlan, index: int, *, env: dict[str, str] | None = None,
-                   progress: Progress | None = None, runner: Runner = run_pack_command) -> CheckpointState:  # fmt: skip
+                   progress: Progress | None = None, runner: Runner = run_pack_command,
+                   ran_by: str | None = None) -> CheckpointState:  # fmt: skip
     """Harness, then the judge in a new process once the model's process has exited (its GPU memory is free).
     A finished stage is not run again; an interrupted harness run resumes from its cache."""
     ckpt = plan.checkpoint(index)
     dirs = CheckpointDirs(plan, ckpt)
     state = checkpoint_state(plan, index)
     report = progress or (lambda *_: None)
+    if not state.worker_finished(bool(plan.judge)):
+        state.ran_by = ran_by or _where()
 
     if not (state.done("harness") and _still_complete(plan, state)):
         write_checkpoint_profile(plan, ckpt)
@@ -81,6 +85,12 @@ def run_checkpoint(plan: SweepPlan, index: int, *, env: dict[str, str] | None = 
                         on_progress=lambda desc, n, total: report(index, f"judge: {desc}", n, total))  # fmt: skip
         mark(state, dirs.state, "judge", result.status, result.message, result.returncode, started)
     return state
+
+
+def _where() -> str:
+    if os.environ.get("SLURM_ARRAY_JOB_ID"):
+        return f"slurm {os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
+    return f"local pid {os.getpid()}"
 
 
 def _still_complete(plan: SweepPlan, state: CheckpointState) -> bool:

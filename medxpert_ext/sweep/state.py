@@ -37,6 +37,7 @@ class CheckpointState(BaseModel):
     stages: dict[str, StageRecord] = {}
     results_file: str | None = None  # the harness results file this state vouches for
     gate: str | None = None  # "pass" | "regression" | "not comparable" | None
+    ran_by: str | None = None  # where the worker stages last ran: "local pid N", "slurm JOB_TASK", "ray task ID"
 
     def stage(self, name: str) -> StageRecord:
         return self.stages.setdefault(name, StageRecord())

@@ -15,11 +15,14 @@ from . import Events, LaunchError
 
 
 def _run_one(plan_json: str, index: int) -> str:
+    import ray
+
     from medxpert_ext.sweep.plan import SweepPlan
     from medxpert_ext.sweep.runner import run_checkpoint
 
     plan = SweepPlan.model_validate_json(plan_json)
-    return run_checkpoint(plan, index).model_dump_json()
+    where = f"ray task {ray.get_runtime_context().get_task_id()} on {ray.get_runtime_context().get_node_id()[:12]}"
+    return run_checkpoint(plan, index, ran_by=where).model_dump_json()
 
 
 def run_ray(plan: SweepPlan, todo: list[int], events: Events) -> None:

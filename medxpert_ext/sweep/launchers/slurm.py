@@ -8,6 +8,7 @@ shell (sbatch exports it). Progress is read from the checkpoints' state files, w
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from ..runner import checkpoint_state
 from ..state import StageRecord
 from . import Events, LaunchError
 
-POLL_SECONDS = 5.0
+POLL_SECONDS = float(os.environ.get("MEDXPERT_SWEEP_POLL_SECONDS", "5"))  # squeue is cheap, but not free for slurmctld
 
 
 def sbatch_script(plan: SweepPlan, todo: list[int]) -> str:
