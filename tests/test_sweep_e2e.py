@@ -112,3 +112,52 @@ def test_kill9_mid_sweep_then_rerun_loses_nothing_and_repeats_nothing(scripted_s
     assert sum(script.seen.values()) == 0
     assert proc3.stdout.count("finished earlier, skipped") == 3
     assert TASK in proc3.stdout
+
+
+def _two_checkpoint_run(tmp_path, scripted_server):
+    ckpts = make_checkpoints(tmp_path / "run", steps=(100, 200))
+    script = PerCheckpoint()
+    server = scripted_server(script)
+    profile = endpoint_profile(tmp_path / "profile.yaml", server, num_concurrent=2)
+    return ckpts, script, profile, tmp_path / "sweep"
+
+
+def test_slurm_launcher_on_a_real_single_node_cluster(scripted_server, tmp_path):
+    from tests.slurm_cluster import SlurmCluster
+
+    cluster = SlurmCluster(tmp_path / "slurm").start()
+    if cluster is None:
+        pytest.skip(f"no Slurm cluster here: {SlurmCluster(tmp_path).reason or 'could not start'}")
+    try:
+        ckpts, script, profile, out = _two_checkpoint_run(tmp_path, scripted_server)
+        argv = sweep_argv(ckpts, profile, out, 3, "--launcher", "slurm", "--slurm-cpus", "1", "--concurrent", "2")
+        proc = run_sweep(argv, env=sweep_env(MEDXPERT_SWEEP_POLL_SECONDS="1", **cluster.env))
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    finally:
+        cluster.stop()
+    assert dict(script.seen) == {"step-100": 3, "step-200": 3}
+    (sbatch,) = (out / "slurm").glob("sweep-*.sbatch")  # the script, saved next to the results
+    text = sbatch.read_text()
+    assert "#SBATCH --array=0,1\n" in text and "#SBATCH --cpus-per-task=1\n" in text
+    assert "sweep-worker" in text and "--gres" not in text  # endpoint profile: no GPUs requested
+    job = proc.stdout.split("submitted Slurm array job ")[1].split()[0]
+    for i, name in enumerate(("step-100", "step-200")):
+        st = state(out, name)
+        assert st["ran_by"] == f"slurm {job}_{i}"  # really ran as an array task
+        assert (out / "slurm" / f"{job}_{i}.out").is_file()
+        assert results(out, name)["acc,extract"] == pytest.approx(script.expected_acc(name), abs=1e-12)
+
+
+def test_ray_launcher_on_a_local_ray_instance(scripted_server, tmp_path):
+    pytest.importorskip("ray")
+    ckpts, script, profile, out = _two_checkpoint_run(tmp_path, scripted_server)
+    argv = sweep_argv(ckpts, profile, out, 3, "--launcher", "ray")
+    proc = run_sweep(argv, env=sweep_env(RAY_ADDRESS="", RAY_USAGE_STATS_ENABLED="0"))
+    if proc.returncode != 0 and "ray" in proc.stderr.lower() and "init" in proc.stderr.lower():
+        pytest.skip(f"Ray could not start here: {proc.stderr.strip().splitlines()[-1]}")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert dict(script.seen) == {"step-100": 3, "step-200": 3}
+    for name in ("step-100", "step-200"):
+        st = state(out, name)
+        assert st["ran_by"].startswith("ray task ")
+        assert results(out, name)["acc,extract"] == pytest.approx(script.expected_acc(name), abs=1e-12)

@@ -64,7 +64,8 @@ def run_pack_command(
     with open(log, "ab") as fh:
         fh.write(f"\n$ medxpert {name} {' '.join(args)}\n".encode())
         fh.flush()
-        proc = subprocess.Popen(pack_argv(name, args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env)
+        proc = subprocess.Popen(pack_argv(name, args), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env)
         assert proc.stdout is not None
         pending = b""
         while chunk := proc.stdout.read1(65536):
@@ -81,10 +82,17 @@ def run_pack_command(
     return CommandResult("failed", rc, f"`medxpert {name}` exited {rc}: {_last_error(log)} (log: {log})")
 
 
+_EXCEPTION = re.compile(r"^[\w.]*(Error|Exception|Exit)\b:? ")
+
+
 def _last_error(log: Path) -> str:
-    """The last meaningful line of a failed command's output, for a one-line summary."""
-    lines = [ln.strip() for ln in re.split(r"[\r\n]", log.read_text(errors="replace")[-20000:]) if ln.strip()]
-    for line in reversed(lines):
-        if "error" in line.lower():
-            return line[-300:]
-    return lines[-1][-300:] if lines else "no output"
+    """The line of a failed command's output that says why, for a one-line summary: the pack's own
+    ``medxpert: error:`` line, else the exception that ended a traceback, else the last line (box drawing off)."""
+    raw = re.split(r"[\r\n]", log.read_text(errors="replace")[-20000:])
+    lines = [ln.strip(" \t│╭╮╰╯─┃━") for ln in raw]
+    lines = [ln for ln in lines if ln and ln.lower() != "error"]
+    for test in (lambda ln: ln.startswith("medxpert: error:"), _EXCEPTION.match):
+        hits = [ln for ln in lines if test(ln)]
+        if hits:
+            return hits[-1][:300]
+    return lines[-1][:300] if lines else "no output"
