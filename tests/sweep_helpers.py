@@ -13,7 +13,13 @@ from pathlib import Path
 
 from medxpert_ext.resources import PACKAGE_DATA
 from tests.helpers import REPO, read_jsonl
-from tests.mcq_script import OUTCOME, items_from_rows, question_of, reply_text, style_by_hash
+from tests.mcq_script import (
+    OUTCOME,
+    items_from_rows,
+    question_of,
+    reply_text,
+    style_by_hash,
+)
 from tests.scripted_server import user_text
 
 DATA_ROOT = PACKAGE_DATA / "demo"  # the bundled official MedXpertQA Text sample: always present

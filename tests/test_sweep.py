@@ -12,7 +12,11 @@ import pytest
 
 from medxpert_ext.profiles import lm_eval_args, load_profile
 from medxpert_ext.sweep.discover import DiscoverError, discover
-from medxpert_ext.sweep.external import CommandResult, available_commands, run_pack_command
+from medxpert_ext.sweep.external import (
+    CommandResult,
+    available_commands,
+    run_pack_command,
+)
 from medxpert_ext.sweep.launchers.local import gpu_slots
 from medxpert_ext.sweep.launchers.slurm import sbatch_script
 from medxpert_ext.sweep.plan import (

@@ -7,6 +7,7 @@ only what it had not been answered (lm-eval's --use_cache), and the numbers equa
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -161,3 +162,42 @@ def test_ray_launcher_on_a_local_ray_instance(scripted_server, tmp_path):
         st = state(out, name)
         assert st["ran_by"].startswith("ray task ")
         assert results(out, name)["acc,extract"] == pytest.approx(script.expected_acc(name), abs=1e-12)
+
+
+def test_judge_stage_runs_after_the_model_and_is_not_repeated(scripted_server, tmp_path):
+    """--judge: a separate `medxpert judge` process after the model's run (every model request comes before any
+    judge request), its verdicts cached; a rerun sends nothing to either."""
+    ckpts = make_checkpoints(tmp_path / "run", steps=(200,))  # step-200 answers every question correctly
+    times: dict[str, list[float]] = {"model": [], "judge": []}
+    script = PerCheckpoint()
+
+    def model(body):
+        times["model"].append(time.monotonic())
+        return script(body)
+
+    def judge(body):
+        times["judge"].append(time.monotonic())
+        return json.dumps({"extracted_final_answer": "A", "reasoning": "scripted", "correct": "yes", "confidence": 90})
+
+    model_server, judge_server = scripted_server(model), scripted_server(judge)
+    profile = endpoint_profile(tmp_path / "profile.yaml", model_server, num_concurrent=2)
+    out = tmp_path / "sweep"
+    argv = sweep_argv(ckpts, profile, out, 4, "--judge", "scripted-judge", "--judge-base-url", judge_server.base_url,
+                      "--judge-api-key-env", "SWEEP_TEST_JUDGE_KEY")  # fmt: skip
+    env = sweep_env(SWEEP_TEST_JUDGE_KEY="sk-sweep-test-secret")
+    proc = run_sweep(argv, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert len(times["model"]) == 4 and len(times["judge"]) == 4
+    assert max(times["model"]) < min(times["judge"])
+    st = state(out, "step-200")
+    assert st["stages"]["judge"]["status"] == "done"
+    (judged,) = (out / "step-200" / "judged").rglob("results_*.json")
+    assert json.loads(judged.read_text())["results"][f"{TASK}_judge"]["judge_acc,judge"] == 1.0
+    assert "sk-sweep-test-secret" not in proc.stdout + proc.stderr
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert b"sk-sweep-test-secret" not in path.read_bytes(), path
+
+    proc = run_sweep(argv, env=env)
+    assert proc.returncode == 0 and len(times["model"]) == 4 and len(times["judge"]) == 4
+    assert "step-200: finished earlier, skipped" in proc.stdout

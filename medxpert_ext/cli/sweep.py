@@ -49,7 +49,14 @@ def sweep(
     from ..sweep.discover import DiscoverError, discover
     from ..sweep.driver import run_sweep
     from ..sweep.launchers import LaunchError
-    from ..sweep.plan import JudgeStage, PlanError, SlurmOptions, SweepPlan, checkpoint_dicts, describe
+    from ..sweep.plan import (
+        JudgeStage,
+        PlanError,
+        SlurmOptions,
+        SweepPlan,
+        checkpoint_dicts,
+        describe,
+    )
 
     if harness not in ("lmeval", "opencompass"):
         fail(f"--harness must be lmeval or opencompass, not {harness!r}")

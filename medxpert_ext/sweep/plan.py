@@ -9,9 +9,9 @@ checkpoint finished under different settings is evaluated again (its caches stil
 from __future__ import annotations
 
 import hashlib
-import shlex
 import json
 import os
+import shlex
 from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
