@@ -30,7 +30,7 @@ from medxpert_ext.sweep.plan import (
     write_checkpoint_profile,
 )
 from medxpert_ext.sweep.runner import StoreStages, checkpoint_state, run_checkpoint
-from medxpert_ext.sweep.state import check_lmeval_results, mark
+from medxpert_ext.sweep.state import check_lmeval_results, mark, reset_failed
 from tests.sweep_helpers import sweep_env
 
 
@@ -143,6 +143,7 @@ def test_sbatch_script_has_one_array_task_per_checkpoint_and_profile_resources(t
     assert {"#SBATCH --partition=gpu", "#SBATCH --time=04:00:00", "#SBATCH --account=medllm"} <= set(lines)
     assert lines[-1].endswith(f'sweep-worker {plan.output}/sweep-plan.json "$SLURM_ARRAY_TASK_ID"')
     assert "#SBATCH --array=0,1,2%2" in sbatch_script(plan, [0, 1, 2]).splitlines()
+    assert "#SBATCH --array=0,1,2" in sbatch_script(plan.model_copy(update={"concurrent": 0}), [0, 1, 2]).splitlines()
 
 
 # -- resume checks ----------------------------------------------------------------------------------------------
@@ -182,6 +183,19 @@ def test_finished_checkpoint_is_not_run_again_and_a_changed_plan_is(tmp_path):
     state = run_checkpoint(changed, 0, runner=runner)
     assert calls == ["lm-eval", "lm-eval"] and state.failed()  # and the 10-sample output does not pass for 20
     assert "has 10 samples, expected 20" in state.stages["harness"].message
+
+
+def test_an_earlier_failure_or_kill_is_cleared_before_a_rerun(tmp_path):
+    """Slurm/Ray progress is read from the state files: a stale "failed" must not end the new task early."""
+    plan = _plan(tmp_path, steps=(100,))
+    path = CheckpointDirs(plan, plan.checkpoint(0)).state
+    st = checkpoint_state(plan, 0)
+    mark(st, path, "harness", "failed", "CUDA out of memory", 1)
+    st = checkpoint_state(plan, 0)
+    assert st.failed()
+    reset_failed(path, st)
+    st = checkpoint_state(plan, 0)
+    assert not st.failed() and st.stages["harness"].status == "pending"
 
 
 # -- store stages -----------------------------------------------------------------------------------------------

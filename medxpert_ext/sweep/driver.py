@@ -8,10 +8,10 @@ import threading
 from rich.console import Console
 
 from .launchers import get_launcher
-from .plan import SweepPlan
+from .plan import CheckpointDirs, SweepPlan
 from .progress import LiveView, summary_table
 from .runner import StoreStages, _still_complete, checkpoint_state
-from .state import CheckpointState
+from .state import CheckpointState, reset_failed
 
 EXIT_OK, EXIT_REGRESSION, EXIT_FAILED = 0, 1, 2
 
@@ -29,6 +29,8 @@ def run_sweep(plan: SweepPlan, console: Console | None = None) -> int:
     todo = [i for i in range(n) if i not in skipped]
     for i in sorted(skipped):
         console.print(f"[dim]- {states[i].name}: finished earlier, skipped[/dim]")
+    for i in todo:
+        reset_failed(CheckpointDirs(plan, plan.checkpoint(i)).state, states[i])
 
     lock = threading.Lock()
     store = StoreStages(plan, on_message=lambda text: console.print(f"[yellow]{text}[/yellow]"))

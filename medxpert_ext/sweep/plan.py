@@ -65,7 +65,7 @@ class SweepPlan(BaseModel):
     metadata: str | None = None  # JSON passed to the harness (e.g. {"data_dir": ...})
     harness_args: list[str] = []
     launcher: LauncherName = "local"
-    concurrent: int = Field(1, ge=1)
+    concurrent: int = Field(1, ge=0)  # checkpoints at a time; 0 = as many as the scheduler allows (slurm, ray)
     gpus: list[str] = []
     slurm: SlurmOptions = SlurmOptions()
     ray_address: str | None = None

@@ -107,7 +107,12 @@ def summary_table(plan: SweepPlan, states: dict[int, CheckpointState], skipped: 
         judge = state.stages["judge"].status if "judge" in state.stages else ("-" if not plan.judge else "pending")
         ingest = state.stages["ingest"].status if "ingest" in state.stages else "-"
         gate_rec = state.stages.get("gate")
-        gate = (state.gate or gate_rec.message) if gate_rec and gate_rec.status == "done" else (gate_rec.status if gate_rec else "-")
+        if gate_rec is None:
+            gate = "-"
+        elif gate_rec.status == "done":
+            gate = state.gate or "n/a (first)"
+        else:
+            gate = gate_rec.status
         style = "red" if state.failed() or state.gate in ("regression", "not comparable") else None
         table.add_row(raw["name"], str(raw["step"]), status, *cells, judge, ingest, gate, style=style)
     return table

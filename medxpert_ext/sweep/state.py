@@ -70,10 +70,18 @@ def load_state(path: Path, name: str, step: int, fingerprint: str) -> Checkpoint
         return CheckpointState(name=name, step=step, fingerprint=fingerprint)
     if state.fingerprint != fingerprint:
         return CheckpointState(name=name, step=step, fingerprint=fingerprint)
-    for record in state.stages.values():
-        if record.status == "running":  # the process that ran it is gone
-            record.status = "pending"
-    return state
+    return state  # a stage left "running" by a killed process is simply not done: it runs again, from its cache
+
+
+def reset_failed(path: Path, state: CheckpointState) -> None:
+    """Before a rerun: an earlier run's failure must not read as this run's outcome (Slurm/Ray watch the file)."""
+    changed = False
+    for name in WORKER_STAGES:
+        record = state.stages.get(name)
+        if record is not None and record.status in ("failed", "running"):
+            record.status, record.message, changed = "pending", "", True
+    if changed:
+        save_state(path, state)
 
 
 def mark(state: CheckpointState, path: Path, stage: str, status: Status, message: str = "",

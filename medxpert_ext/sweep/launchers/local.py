@@ -32,20 +32,20 @@ def visible_gpus(explicit: list[str]) -> list[str]:
 
 def gpu_slots(plan: SweepPlan) -> list[str | None]:
     """One CUDA_VISIBLE_DEVICES value per concurrent job (None: no pinning, the job inherits the environment)."""
-    need = plan.gpus_per_checkpoint()
+    need, concurrent = plan.gpus_per_checkpoint(), max(plan.concurrent, 1)
     if need == 0:
-        return [None] * plan.concurrent
+        return [None] * concurrent
     gpus = visible_gpus(plan.gpus)
     if not gpus:
-        if plan.concurrent > 1:
-            raise PlanError(f"--concurrent {plan.concurrent} needs GPUs to pin, but none are visible; pass --gpus 0,1,...")
+        if concurrent > 1:
+            raise PlanError(f"--concurrent {concurrent} needs GPUs to pin, but none are visible; pass --gpus 0,1,...")
         return [None]
-    if need * plan.concurrent > len(gpus):
+    if need * concurrent > len(gpus):
         raise PlanError(
-            f"--concurrent {plan.concurrent} x {need} GPUs per checkpoint (tensor x data parallel of the profile) "
-            f"needs {need * plan.concurrent} GPUs; {len(gpus)} visible ({','.join(gpus)})"
+            f"--concurrent {concurrent} x {need} GPUs per checkpoint (tensor x data parallel of the profile) "
+            f"needs {need * concurrent} GPUs; {len(gpus)} visible ({','.join(gpus)})"
         )
-    return [",".join(gpus[k * need : (k + 1) * need]) for k in range(plan.concurrent)]
+    return [",".join(gpus[k * need : (k + 1) * need]) for k in range(concurrent)]
 
 
 def run_local(plan: SweepPlan, todo: list[int], events: Events) -> None:
@@ -63,7 +63,7 @@ def run_local(plan: SweepPlan, todo: list[int], events: Events) -> None:
         finally:
             slots.put(slot)
 
-    if plan.concurrent == 1:
+    if plan.concurrent <= 1:
         for index in todo:  # in step order, in this thread: Ctrl-C stops at once
             job(index)
         return

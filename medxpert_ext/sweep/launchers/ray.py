@@ -39,13 +39,18 @@ def run_ray(plan: SweepPlan, todo: list[int], events: Events) -> None:
         kwargs = {"address": plan.ray_address} if plan.ray_address else {"num_cpus": os.cpu_count() or 1}
         ray.init(**kwargs, include_dashboard=False, log_to_driver=False)
     try:
+        need, have = plan.gpus_per_checkpoint(), ray.cluster_resources().get("GPU", 0)
+        if need > have:  # Ray would queue the task forever as infeasible
+            raise LaunchError(f"each checkpoint needs {need} GPUs (profile tensor x data parallel); the Ray cluster has {have:g}")
         task = ray.remote(num_gpus=plan.gpus_per_checkpoint(), num_cpus=1, max_retries=0)(_run_one)
         plan_json = plan.model_dump_json()
-        refs = {}
-        for i in todo:
-            refs[task.remote(plan_json, i)] = i
-            events.started(i)
-        while refs:
+        refs, waiting = {}, list(todo)
+        limit = plan.concurrent or len(todo)  # --concurrent caps tasks in flight; else Ray's resources decide
+        while refs or waiting:
+            while waiting and len(refs) < limit:
+                i = waiting.pop(0)
+                refs[task.remote(plan_json, i)] = i
+                events.started(i)
             done, _ = ray.wait(list(refs), num_returns=1, timeout=2.0)
             for ref in done:
                 i = refs.pop(ref)

@@ -27,8 +27,8 @@ POLL_SECONDS = float(os.environ.get("MEDXPERT_SWEEP_POLL_SECONDS", "5"))  # sque
 def sbatch_script(plan: SweepPlan, todo: list[int]) -> str:
     out = Path(plan.output)
     array = ",".join(map(str, todo))
-    if plan.concurrent > 1 or len(todo) > 1:
-        array += f"%{plan.concurrent}" if plan.concurrent < len(todo) else ""
+    if 0 < plan.concurrent < len(todo):
+        array += f"%{plan.concurrent}"  # Slurm's own throttle: at most N array tasks at once
     lines = [
         "#!/bin/bash",
         "#SBATCH --job-name=medxpert-sweep",
