@@ -117,6 +117,9 @@ def sweep(
         code = run_sweep(plan, Console())
     except (PlanError, LaunchError) as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        typer.secho("\ninterrupted: rerun the same command to resume (finished work is kept)", fg="yellow", err=True)
+        raise typer.Exit(130) from None
     raise typer.Exit(code)
 
 
