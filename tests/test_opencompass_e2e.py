@@ -82,7 +82,8 @@ def oc_run(setup, tmp_path_factory):
         proc = run(config, base / "work", {"MEDXPERT_DATA_DIR": str(setup["root"])})
         assert proc.returncode == 0, proc.stderr[-3000:] + failure_log(base / "work")
         assert not server.errors, server.errors[0]
-        return {"results": results(base / "work"), "requests": server.count, "model": model, "proc": proc}
+        return {"results": results(base / "work"), "requests": server.count, "model": model, "proc": proc,
+                "work": base / "work"}  # fmt: skip
     finally:
         server.stop()
 
@@ -138,7 +139,7 @@ def lm_eval_run(setup, tmp_path_factory):
         res = {}
         for path in out.rglob("results_*.json"):
             res |= json.loads(path.read_text())["results"]
-        return {"samples": samples, "results": res}
+        return {"samples": samples, "results": res, "out": out}
     finally:
         server.stop()
 
@@ -225,3 +226,28 @@ def test_missing_image_is_the_same_named_error_in_both_harnesses(setup, tmp_path
         assert "Traceback" not in proc.stderr
         assert f"missing image {root.resolve() / 'medxpertqa' / 'images' / gone}" in proc.stderr
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").rglob("predictions"))
+
+
+def test_one_leaderboard_over_both_harnesses(oc_run, lm_eval_run, tmp_path):
+    """Both runs ingested into one store: the leaderboard shows the same numbers as each harness (percent), and
+    the two harnesses' rows agree on every MCQ task."""
+    pytest.importorskip("sqlalchemy")
+    db = tmp_path / "store.db"
+    for path in (oc_run["work"], lm_eval_run["out"]):
+        proc = subprocess.run([sys.executable, "-m", "medxpert_ext.cli", "ingest", str(path), "--db", str(db)],
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    proc = subprocess.run([sys.executable, "-m", "medxpert_ext.cli", "leaderboard", "--db", str(db), "--by", "run",
+                           "--format", "json", "--no-published"], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(proc.stdout)["rows"]
+    by_harness: dict[str, dict] = {}
+    for row in rows:
+        by_harness.setdefault(row["harness"], {}).update(row["scores"])
+    assert set(by_harness) == {"lm-eval", "opencompass"}, [r["harness"] for r in rows]
+    for task in MCQ_TASKS:
+        oc, lm = by_harness["opencompass"][task], by_harness["lm-eval"][task]
+        assert oc["value"] == pytest.approx(oc_run["results"][task]["acc"], abs=1e-9), task
+        assert lm["value"] == pytest.approx(100 * lm_eval_run["results"][task]["acc,extract"], abs=1e-9), task
+        assert oc["value"] == pytest.approx(lm["value"], abs=1e-9), task
+        assert oc["extract_fail"] == pytest.approx(lm["extract_fail"], abs=1e-9), task

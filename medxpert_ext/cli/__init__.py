@@ -5,7 +5,7 @@ done by the harness adapters and the core below.
 from __future__ import annotations
 
 from ..harness.lmeval_run import build_lm_eval_argv
-from . import data, demo, regress, results, run, tools  # noqa: F401  (each registers its commands)
+from . import data, demo, regress, results, run, sweep, tools  # noqa: F401  (each registers its commands)
 from .app import app
 
 __all__ = ["app", "build_lm_eval_argv", "main"]
