@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -35,6 +36,7 @@ def regress(
     resamples: Annotated[Optional[int], typer.Option(help="bootstrap resamples (>= 10,000) [10000]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="bootstrap seed [0]")] = None,
     filter_name: Annotated[Optional[str], typer.Option("--filter", help="lm-eval filter to read when a task has several")] = None,
+    db: Annotated[Optional[str], typer.Option(help="results store (path or URL): BASE/CAND may then be run ids, step:N, checkpoint-N, or paths ingested on the fly [env MEDXPERT_DB]")] = None,
 ) -> None:  # fmt: skip
     """Is CAND worse than BASE? Paired per-sample tests per task and group, with a decision for CI."""
     try:
@@ -48,6 +50,11 @@ def regress(
     overrides = {"alpha": alpha, "max_drop": max_drop, "required": require, "min_n": min_n, "metrics": metric,
                  "max_format_rise": max_format_rise, "allow_subset": allow_subset, "resamples": resamples,
                  "seed": seed}  # fmt: skip
+    if db is not None or os.environ.get("MEDXPERT_DB"):
+        from ..regress.inputs import register_reader
+        from ..regress.store_reader import store_reader
+
+        register_reader(store_reader(db))
     try:
         cfg = load_config(config, overrides)
         base_run = load_run(base, filter_name=filter_name)

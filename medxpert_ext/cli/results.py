@@ -62,7 +62,8 @@ def leaderboard(
     published: Annotated[bool, typer.Option(help="add the published reference rows (MedXpertQA paper)")] = True,
 ) -> None:
     """Scores of every stored run side by side, in percent, with stderr, no-answer share and harness."""
-    from ..results import formats, leaderboard as lbmod
+    from ..results import formats
+    from ..results import leaderboard as lbmod
 
     if format not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}")

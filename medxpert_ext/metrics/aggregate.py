@@ -49,8 +49,9 @@ AGGREGATION = {
 }
 # Metrics that are not shares of samples: OLAPH's factuality is already 0-100 and token counts are counts. Every
 # other metric is a 0-1 share, which lm-eval reports as is and OpenCompass (like the papers) as a percentage.
-NOT_A_SHARE = frozenset({"hallucination", "comprehensiveness", "hallucination_judge", "comprehensiveness_judge",
-                         "judge_prompt_tokens", "judge_completion_tokens"})  # fmt: skip
+NATIVE_PERCENT = frozenset({"hallucination", "comprehensiveness", "hallucination_judge", "comprehensiveness_judge"})
+COUNT_METRICS = frozenset({"judge_prompt_tokens", "judge_completion_tokens"})
+NOT_A_SHARE = NATIVE_PERCENT | COUNT_METRICS
 
 
 def aggregate(metric: str, values: Sequence) -> float:

@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+# Metrics that are counts, and metrics our tasks already report on 0-100 (MedLFQA's OLAPH statements): one
+# definition shared with the harness adapters.
+from ..metrics.aggregate import COUNT_METRICS, NATIVE_PERCENT
 from .schema import COUNT, PERCENT
 
-# Metrics that are counts, and metrics our lm-eval tasks already report on 0-100 (MedLFQA's OLAPH statements).
-COUNT_METRICS = frozenset({"judge_prompt_tokens", "judge_completion_tokens"})
-NATIVE_PERCENT = frozenset({"hallucination", "comprehensiveness", "hallucination_judge", "comprehensiveness_judge"})
 # Per-sample keys that mean "answered correctly" / "no answer or no verdict", in order of preference.
 CORRECT_KEYS = ("acc", "closed_acc", "judge_acc")
 FAIL_KEYS = ("extract_fail", "closed_unreadable", "judge_error", "no_answer")
