@@ -141,3 +141,19 @@ def test_evaluator_and_lm_eval_filter_agree_per_sample(think_end):
     assert oc["acc"] == pytest.approx(100 * sum(s["acc"] for s in lm) / len(lm))
     assert oc["extract_fail"] == pytest.approx(100 * sum(s["extract_fail"] for s in lm) / len(lm))
     assert 0 < oc["extract_fail"] < 100 and not math.isnan(oc["acc"])
+
+
+def test_run_config_from_a_profile_selects_tasks_by_name(tmp_path):
+    """What `medxpert opencompass --profile P --tasks ... --limit N` (and the sweep) writes."""
+    from mmengine.config import Config
+
+    from medxpert_ext.harness.opencompass.run import write_config
+
+    path = write_config(tmp_path / "run.py", "qwen2.5-7b-instruct", tasks=["medbench_medqa", "medxpert_text_sampled_judge"],
+                        limit=5, data_dir="/data")  # fmt: skip
+    cfg = Config.fromfile(str(path), format_python_code=False)
+    assert sorted(d["abbr"] for d in cfg["datasets"]) == ["medbench_medqa", "medxpert_text_sampled_judge"]
+    assert all(d["reader_cfg"]["test_range"] == "[0:5]" and d["data_dir"] == "/data" for d in cfg["datasets"])
+    assert [dict(m) for m in cfg["models"]] == models_from_profile("qwen2.5-7b-instruct")
+    with pytest.raises(ProfileError, match="unknown task medbench_medq"):
+        write_config(tmp_path / "bad.py", "qwen2.5-7b-instruct", tasks=["medbench_medq"])

@@ -66,7 +66,9 @@ def opencompass_cmd(
     ctx: typer.Context,
     config: Annotated[Optional[Path], typer.Argument(help="OpenCompass run config (omit with --profile)")] = None,
     profile: Annotated[Optional[str], typer.Option(help="write the run config from this model profile")] = None,
-    datasets: Annotated[str, typer.Option(help="dataset config modules for --profile, comma-separated")] = "medxpert_gen",
+    datasets: Annotated[Optional[str], typer.Option(help="dataset config modules for --profile, comma-separated [medxpert_gen]")] = None,
+    tasks: Annotated[Optional[str], typer.Option(help="or single tasks by name for --profile, comma-separated")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="with --profile: first N questions of each task")] = None,
     tokenizer_path: Annotated[Optional[str], typer.Option(help="local tokenizer for OpenAISDK models")] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="local data root [env MEDXPERT_DATA_DIR]")] = None,
     work_dir: Annotated[Path, typer.Option("--work-dir", "-w", help="OpenCompass work dir")] = Path("outputs/medxpert"),
@@ -79,7 +81,9 @@ def opencompass_cmd(
 
     try:
         if profile:
-            config = write_config(work_dir / "medxpert_run_config.py", profile, datasets.split(","),
+            config = write_config(work_dir / "medxpert_run_config.py", profile,
+                                  datasets.split(",") if datasets else None,
+                                  tasks=tasks.split(",") if tasks else None, limit=limit,
                                   tokenizer_path=tokenizer_path, data_dir=data_dir)  # fmt: skip
             typer.echo(f"medxpert: wrote {config}", err=True)
         elif config is None:

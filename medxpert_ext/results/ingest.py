@@ -8,7 +8,6 @@ in worker processes was tried and measured slower on 2 cores (records pickled ba
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -25,7 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from .ingest_lmeval import normalized_sample
-from .records import IngestError, RunRecord, ScoreRecord, file_hash, model_and_step, redact, stable_hash, to_store_scale, unit_of
+from .records import (
+    IngestError,
+    RunRecord,
+    ScoreRecord,
+    file_hash,
+    model_and_step,
+    redact,
+    stable_hash,
+    to_store_scale,
+    unit_of,
+)
 
 # OpenCompass' own names for a primary accuracy / a summary group's average -> the canonical metric
 METRIC_ALIASES = {"accuracy": "acc", "naive_average": "acc", "weighted_average": "acc", "average": "acc"}

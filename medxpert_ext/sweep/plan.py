@@ -151,7 +151,8 @@ def harness_command(plan: SweepPlan, ckpt: Checkpoint) -> tuple[str, list[str]]:
         if plan.metadata:
             args += ["--metadata", plan.metadata]
         return "lm-eval", args + list(plan.harness_args)
-    # SEAM (lead): the OpenCompass adapter's command. Adjust the flags here when `medxpert opencompass` lands.
+    # `medxpert opencompass --profile` writes the run config (tasks by name, --limit as test_range) and runs the
+    # preflight; -r reuses the work dir's finished predictions.
     args = ["--profile", str(dirs.profile), "--tasks", tasks, "--work-dir", str(dirs.harness), "-r"]
     if plan.limit is not None:
         args += ["--limit", _num(plan.limit)]

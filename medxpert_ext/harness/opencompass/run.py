@@ -67,24 +67,34 @@ def preflight(config_path: str | os.PathLike) -> list[str]:
     return lines
 
 
-def write_config(path: Path, profile: str, datasets: list[str], *, tokenizer_path: str | None = None,
-                 data_dir: str | None = None) -> Path:  # fmt: skip
-    """A run config for ``opencompass``: the profile's model and the named dataset config modules."""
+def write_config(path: Path, profile: str, datasets: list[str] | None = None, *, tasks: list[str] | None = None,
+                 limit: int | None = None, tokenizer_path: str | None = None, data_dir: str | None = None) -> Path:  # fmt: skip
+    """A run config for ``opencompass``: the profile's model and either whole dataset config modules
+    (``datasets``) or single tasks by canonical name (``tasks``, e.g. from the sweep); ``limit`` keeps the first
+    N questions of each (OpenCompass' ``test_range``, like lm-eval's ``--limit``)."""
+    from ...benchmarks import JUDGE_OF, TASKS
     from .models import models_from_profile
 
-    unknown = [m for m in datasets if m not in MODULES]
+    modules = list(datasets or (MODULES if tasks else ["medxpert_gen"]))
+    unknown = [m for m in modules if m not in MODULES]
     if unknown:
         raise ProfileError(f"unknown dataset config {', '.join(unknown)}; known: {', '.join(MODULES)}")
+    bad = [t for t in tasks or [] if t not in TASKS and t not in JUDGE_OF]
+    if bad:
+        raise ProfileError(f"unknown task {', '.join(bad)} (`medxpert tasks` lists them)")
     models = models_from_profile(profile, **({"tokenizer_path": tokenizer_path} if tokenizer_path else {}))
     imports = "\n".join(f"    from medxpert_ext.configs.opencompass.datasets.{m} import {m.removesuffix('_gen')}_datasets"
-                        for m in datasets)  # fmt: skip
-    names = " + ".join(f"{m.removesuffix('_gen')}_datasets" for m in datasets)
+                        for m in modules)  # fmt: skip
+    names = " + ".join(f"{m.removesuffix('_gen')}_datasets" for m in modules)
+    select = f"datasets = [d for d in {names} if d['abbr'] in {list(tasks)!r}]\n" if tasks else f"datasets = {names}\n"
     text = (
         '"""Written by `medxpert opencompass --profile`; edit freely."""\n'
         "from mmengine.config import read_base\n\nwith read_base():\n"
         f"{imports}\n    from medxpert_ext.configs.opencompass.summarizers.medxpert import medxpert_summary_groups\n\n"
-        f"datasets = {names}\n"
+        + select
         + (f"for _d in datasets:\n    _d['data_dir'] = {data_dir!r}\n" if data_dir else "")
+        + (f"for _d in datasets:\n    _d['reader_cfg'] = dict(_d['reader_cfg'], test_range='[0:{int(limit)}]')\n"
+           if limit else "")
         + f"models = {models!r}\nsummarizer = dict(summary_groups=medxpert_summary_groups)\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
