@@ -41,7 +41,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.scripted_server import ScriptedServer  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+SHARED = next((p for p in (REPO.parent / "shared" / "data", REPO.parents[1] / "shared" / "data") if p.is_dir()),
+              REPO.parent / "shared" / "data")
 CONCURRENCY = 64
 
 RAW_CLIENT = textwrap.dedent(
