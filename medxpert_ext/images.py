@@ -64,6 +64,17 @@ def encode(img: Image.Image, source_format: str | None) -> tuple[bytes, str]:
     return buf.getvalue(), "image/png"
 
 
+def sniff_mime(data: bytes) -> str | None:
+    """The MIME type of JPEG / PNG / WebP bytes from their signature (what PIL would say), else None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
 def _url(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
@@ -104,6 +115,10 @@ def _remember(img: LazyImage) -> None:
 class LazyImage(Image.Image):
     """A ``PIL.Image.Image`` whose pixels are read from ``path`` on use (``load()``), not held forever.
 
+    Nothing is read when it is created (lm-eval creates one per request before the first request is sent): the
+    header is read the first time ``size``/``mode``/``format`` is asked for, the pixels on ``load()``, and
+    :meth:`data_url` needs neither unless the image must be shrunk.
+
     ``max_edge`` (the run's ``max_image_edge``) shrinks the image for every backend alike: local backends see
     the shrunk pixels, endpoints get them re-encoded by :meth:`data_url`; without it both see the file as it is.
     """
@@ -112,15 +127,47 @@ class LazyImage(Image.Image):
         super().__init__()
         self.path = str(path)
         self.max_edge = _check_max_edge(max_edge)
-        with Image.open(self.path) as probe:  # header only: mode and size, no decoding
-            self._mode = probe.mode
-            self.file_size = probe.size
-            self._size = fitted_size(probe.size, self.max_edge)
-            self.format = probe.format
-            self.info = dict(probe.info)
+        self._format: str | None = None
+        self._file_size: tuple[int, int] | None = None
+
+    def _probe(self) -> None:
+        if self._file_size is None:
+            with Image.open(self.path) as probe:  # header only: mode and size, no decoding
+                self._file_size = probe.size
+                self._format = probe.format
+                if self._im is None:
+                    self._mode = probe.mode
+                    self._size = fitted_size(probe.size, self.max_edge)
+                self.info = dict(probe.info)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        self._probe()
+        return self._size
+
+    @property
+    def mode(self) -> str:
+        self._probe()
+        return self._mode
+
+    @property
+    def format(self) -> str | None:  # type: ignore[override]
+        self._probe()
+        return self._format
+
+    @format.setter
+    def format(self, value: str | None) -> None:
+        self._format = value
+
+    @property
+    def file_size(self) -> tuple[int, int]:
+        """Size of the image in the file (``size`` is after ``max_edge``)."""
+        self._probe()
+        return self._file_size
 
     def load(self):
         if self._im is None:
+            self._probe()
             with Image.open(self.path) as img:
                 img.load()
                 if self.max_edge and fitted_size(img.size, self.max_edge) != img.size:
@@ -134,6 +181,11 @@ class LazyImage(Image.Image):
 
     def data_url(self) -> str:
         """The request form of this image (see :func:`data_url`); the file is read now, pixels are not kept."""
+        if self.max_edge is None:
+            data = Path(self.path).read_bytes()
+            mime = sniff_mime(data)
+            if mime:
+                return _url(data, mime)
         return _data_url(self.path, self.format, self.file_size, self.max_edge)
 
     def release(self) -> None:
@@ -144,4 +196,4 @@ class LazyImage(Image.Image):
 
     def __repr__(self) -> str:
         state = "decoded" if self._im is not None else "lazy"
-        return f"<LazyImage {self.path} {self._mode} {self._size[0]}x{self._size[1]} {state}>"
+        return f"<LazyImage {self.path} {self.mode} {self.size[0]}x{self.size[1]} {state}>"

@@ -40,6 +40,14 @@ def test_data_url_sends_the_files_own_bytes_and_mime(tmp_path, fmt, mime):
     assert _decode(data_url(path, max_edge=40)) == (mime, path.read_bytes())  # fits: untouched
 
 
+def test_lazy_image_reads_nothing_until_used_and_sends_without_decoding(tmp_path):
+    missing = LazyImage(tmp_path / "not-yet.jpg")  # lm-eval creates one per request up front: no I/O then
+    jpeg = _image_file(tmp_path / "not-yet.jpg", "JPEG")
+    assert _decode(missing.data_url()) == ("image/jpeg", jpeg.read_bytes())
+    assert missing._im is None  # the pixels were never decoded
+    assert (missing.size, missing.mode, missing.format) == ((40, 30), "RGB", "JPEG")
+
+
 def test_max_edge_shrinks_and_other_formats_become_png(tmp_path):
     jpeg = _image_file(tmp_path / "big.jpg", "JPEG", size=(400, 100))
     mime, data = _decode(data_url(jpeg, max_edge=100))
