@@ -97,8 +97,11 @@ def test_max_image_edge_metadata_reaches_the_images(tmp_path):
 # Runs `medxpert lm-eval` in a subprocess that records, at exit, whether torch was ever imported and its seed.
 DRIVER = textwrap.dedent(
     """
-    import atexit, json, runpy, sys
+    import atexit, json, os, runpy, sys
+    main_pid = os.getpid()
     def record():
+        if os.getpid() != main_pid:  # a forked helper process runs atexit handlers too
+            return
         torch = sys.modules.get("torch")
         with open({probe!r}, "w") as fh:
             json.dump({{"torch": torch is not None, "seed": torch.initial_seed() if torch else None}}, fh)
