@@ -12,6 +12,11 @@ string (the assistant message content) or a :class:`Reply` for status codes,
 raw/malformed bodies, extra delay, dropped connections, etc.
 Standard library only (``ThreadingHTTPServer``: one thread per connection, so
 concurrent requests are not serialised).
+
+Request bodies are kept only when asked (``keep_bodies=True``, then :attr:`ScriptedServer.requests`): a VQA bench
+sends gigabytes of base64 images, which the server must not hoard. :attr:`ScriptedServer.count` and the
+first-request-in / last-reply-out clock (:attr:`ScriptedServer.busy_window`, what request-path benchmarks measure)
+are always kept.
 """
 
 from __future__ import annotations
@@ -131,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             return self._send(400, json.dumps({"error": {"message": "request body is not JSON"}}))
-        owner._log(body)
+        owner._arrived(body)
         try:
             reply = owner.responder(body)
         except Exception:  # surface responder bugs to the test via .errors and a 500
@@ -146,6 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         payload = self._render(body, reply) if reply.body is None else reply.body
         self._send(reply.status, payload, reply.headers)
+        owner._replied()
 
     @staticmethod
     def _render(body: dict, reply: Reply) -> str:
@@ -183,12 +189,17 @@ class _Server(ThreadingHTTPServer):
 class ScriptedServer:
     """OpenAI-compatible chat server on 127.0.0.1 (ephemeral port), run in a thread."""
 
-    def __init__(self, responder: Responder, latency: float = 0.0, *, model_id: str = "scripted"):
+    def __init__(self, responder: Responder, latency: float = 0.0, *, model_id: str = "scripted",
+                 keep_bodies: bool = False):  # fmt: skip
         self.responder = responder
         self.latency = latency
         self.model_id = model_id
+        self.keep_bodies = keep_bodies
         self.errors: list[str] = []  # tracebacks of responder exceptions
         self._requests: list[dict] = []
+        self._count = 0
+        self.first_request_at: float | None = None  # time.monotonic() of the first POST received
+        self.last_reply_at: float | None = None  # time.monotonic() after the last reply was written
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
@@ -234,22 +245,45 @@ class ScriptedServer:
         return f"{self.base_url}/chat/completions"
 
     # -- request log -------------------------------------------------------
-    def _log(self, body: dict) -> None:
+    def _arrived(self, body: dict) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._requests.append(body)
+            self._count += 1
+            if self.first_request_at is None:
+                self.first_request_at = now
+            if self.keep_bodies:
+                self._requests.append(body)
+
+    def _replied(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.last_reply_at = now
 
     @property
     def requests(self) -> list[dict]:
-        """Snapshot of the received request bodies, in arrival order."""
+        """Snapshot of the received request bodies, in arrival order (needs ``keep_bodies=True``)."""
+        if not self.keep_bodies:
+            raise RuntimeError("ScriptedServer(keep_bodies=False) does not keep request bodies; pass keep_bodies=True")
         with self._lock:
             return list(self._requests)
 
     @property
     def count(self) -> int:
+        """Chat-completion requests received (whether or not bodies are kept)."""
         with self._lock:
-            return len(self._requests)
+            return self._count
+
+    @property
+    def busy_window(self) -> float | None:
+        """Seconds from the first request received to the last reply sent (None before any reply)."""
+        with self._lock:
+            if self.first_request_at is None or self.last_reply_at is None:
+                return None
+            return self.last_reply_at - self.first_request_at
 
     def reset(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._count = 0
+            self.first_request_at = self.last_reply_at = None
         self.errors.clear()

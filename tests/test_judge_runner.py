@@ -78,7 +78,7 @@ def request_sids(server) -> list[str]:
 
 
 def test_exact_verdicts_and_exact_usage(scripted_server, tmp_path):
-    server = scripted_server(JudgeScript())
+    server = scripted_server(JudgeScript(), keep_bodies=True)
     items = make_items(30, task="medxpertqa_text") + make_items(20, task="medqa", prefix="m")
     report = judge_items(items, settings_for(server, tmp_path), progress=False)
 
@@ -103,7 +103,7 @@ def test_exact_verdicts_and_exact_usage(scripted_server, tmp_path):
 def test_faults_are_retried_and_never_scored(scripted_server, tmp_path):
     """~30 % of requests fail in every way the server can fail; every item still gets its scripted verdict."""
     script = JudgeScript(FaultPlan(seed=1, timeout_delay=1.0))
-    server = scripted_server(script, latency=0.005)
+    server = scripted_server(script, latency=0.005, keep_bodies=True)
     items = make_items(200)
     report = judge_items(items, settings_for(server, tmp_path, timeout=0.5, concurrency=16), progress=False)
 
@@ -134,7 +134,7 @@ def test_faults_are_retried_and_never_scored(scripted_server, tmp_path):
 def test_permanent_fault_without_retries_is_judge_error(scripted_server, tmp_path, fault):
     bad = {"q00003", "q00007", "q00011"}
     plan = FaultPlan(faulty_share=0.0, permanent=bad, permanent_fault=fault, timeout_delay=1.0)
-    server = scripted_server(JudgeScript(plan))
+    server = scripted_server(JudgeScript(plan), keep_bodies=True)
     items = make_items(16)
     settings = settings_for(server, tmp_path, max_retries=0, timeout=0.5)
     report = judge_items(items, settings, progress=False)
@@ -148,7 +148,7 @@ def test_permanent_fault_without_retries_is_judge_error(scripted_server, tmp_pat
     assert report.requests_sent == server.count == 16
     assert report.faults == {FAULTS[fault][0]: 3}
     # judge_error is not cached: a rerun against a healthy judge asks again for exactly those items
-    healthy = scripted_server(JudgeScript())
+    healthy = scripted_server(JudgeScript(), keep_bodies=True)
     rerun = judge_items(items, settings.model_copy(update={"base_url": healthy.base_url}), progress=False)
     assert sorted(request_sids(healthy)) == sorted(bad)
     assert [v.status for v in rerun.verdicts] == [expected_status(it.sample_id) for it in items]
@@ -157,7 +157,7 @@ def test_permanent_fault_without_retries_is_judge_error(scripted_server, tmp_pat
 
 def test_unparseable_reply_is_retried_then_judge_error(scripted_server, tmp_path):
     plan = FaultPlan(faulty_share=0.0, permanent={"q00000"}, permanent_fault="unparseable")
-    server = scripted_server(JudgeScript(plan))
+    server = scripted_server(JudgeScript(plan), keep_bodies=True)
     report = judge_items(make_items(1), settings_for(server, tmp_path, max_retries=3), progress=False)
     (v,) = report.verdicts
     assert v.status == "judge_error" and v.error.startswith("unparseable:") and "looks reasonable" in v.error
@@ -169,7 +169,7 @@ def test_unparseable_reply_is_retried_then_judge_error(scripted_server, tmp_path
 
 
 def test_cache_second_run_and_changed_items(scripted_server, tmp_path):
-    server = scripted_server(JudgeScript())
+    server = scripted_server(JudgeScript(), keep_bodies=True)
     settings = settings_for(server, tmp_path)
     items = make_items(40)
     first = judge_items(items, settings, progress=False)
@@ -285,7 +285,7 @@ def _cached_sids(path: Path) -> set[str]:
 
 
 def test_kill_9_mid_run_then_resume(scripted_server, tmp_path):
-    server = scripted_server(JudgeScript(), latency=0.05)
+    server = scripted_server(JudgeScript(), latency=0.05, keep_bodies=True)
     cache_file = tmp_path / "killed.sqlite"
     cmd = [sys.executable, "-m", "tests.judge_script", "--base-url", server.base_url, "--cache", str(cache_file),
            "--n", "400", "--concurrency", "8"]
@@ -415,7 +415,7 @@ def test_retry_after_parsing():
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 def test_non_retryable_status_fails_at_once(scripted_server, tmp_path, status):
-    server = scripted_server(lambda body: Reply(status=status, content="nope"))
+    server = scripted_server(lambda body: Reply(status=status, content="nope"), keep_bodies=True)
     started = time.monotonic()
     report = judge_items(make_items(1), settings_for(server, tmp_path, max_retries=6), progress=False)
     (v,) = report.verdicts
@@ -465,7 +465,7 @@ def _rejects_response_format(body):
 
 
 def test_structured_output_auto_falls_back(scripted_server, tmp_path, caplog):
-    server = scripted_server(_rejects_response_format)
+    server = scripted_server(_rejects_response_format, keep_bodies=True)
     items = make_items(30)
     with caplog.at_level(logging.WARNING, logger="medxpert_ext.judge"):
         report = judge_items(items, settings_for(server, tmp_path, concurrency=4), progress=False)
@@ -477,7 +477,7 @@ def test_structured_output_auto_falls_back(scripted_server, tmp_path, caplog):
 
 
 def test_structured_output_json_schema_is_strict_and_none_sends_none(scripted_server, tmp_path):
-    server = scripted_server(_rejects_response_format)
+    server = scripted_server(_rejects_response_format, keep_bodies=True)
     items = make_items(5)
     strict = judge_items(items, settings_for(server, tmp_path, structured_output="json_schema"), progress=False)
     assert strict.errors == 5 and server.count == 5
@@ -489,7 +489,7 @@ def test_structured_output_json_schema_is_strict_and_none_sends_none(scripted_se
 
 
 def test_other_400_does_not_trigger_the_fallback(scripted_server, tmp_path):
-    server = scripted_server(lambda body: Reply(status=400, content="maximum context length exceeded"))
+    server = scripted_server(lambda body: Reply(status=400, content="maximum context length exceeded"), keep_bodies=True)
     report = judge_items(make_items(3), settings_for(server, tmp_path, concurrency=1), progress=False)
     assert report.errors == 3 and server.count == 3
     assert all("response_format" in body for body in server.requests)
@@ -499,7 +499,7 @@ def test_other_400_does_not_trigger_the_fallback(scripted_server, tmp_path):
 
 
 def test_token_budget_stops_new_requests_and_resumes(scripted_server, tmp_path):
-    server = scripted_server(JudgeScript())
+    server = scripted_server(JudgeScript(), keep_bodies=True)
     items = make_items(30)
     budget = 3000
     settings = settings_for(server, tmp_path, concurrency=1, token_budget=budget)
@@ -540,7 +540,7 @@ def test_judge_items_inside_a_running_loop_and_from_a_thread(scripted_server, tm
 
 def test_client_complete(scripted_server, tmp_path):
     server = scripted_server(lambda body: Reply(content="plain text", usage={"prompt_tokens": 7,
-                                                                             "completion_tokens": 2}))
+                                                                             "completion_tokens": 2}), keep_bodies=True)
 
     async def go():
         client = JudgeClient(settings_for(server, tmp_path))

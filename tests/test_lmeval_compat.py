@@ -56,3 +56,18 @@ def test_lm_eval_api_backend_is_patched_once():
 
     assert getattr(TemplateAPI.generate_until, "_medxpert_split_by_modality", False)
     assert "lm_eval.models.api_models.TemplateAPI" not in patch_mixed_modalities()  # idempotent
+
+
+def test_image_chunks_are_bounded_by_file_bytes(monkeypatch, tmp_path):
+    from medxpert_ext.harness import lmeval_compat
+    from medxpert_ext.images import LazyImage
+
+    monkeypatch.setattr(lmeval_compat, "IMAGE_CHUNK_BYTES", 250)
+    sizes = [100, 100, 100, 300, 50]  # bytes of each request's image file
+    requests = []
+    for k, n in enumerate(sizes):
+        (tmp_path / f"{k}.jpg").write_bytes(b"\xff\xd8\xff" + b"x" * (n - 3))
+        requests.append(SimpleNamespace(args=(f"i{k}", {}, {"visual": [LazyImage(tmp_path / f"{k}.jpg")]})))
+    backend = FakeBackend()
+    assert _split_by_modality(FakeBackend.generate_until)(backend, requests) == [f"i{k}:img" for k in range(5)]
+    assert backend.calls == [2, 1, 1, 1]  # 100+100 | 100 (+300 > 250) | 300 alone | 50

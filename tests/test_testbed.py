@@ -76,7 +76,7 @@ def test_user_text_and_images_helpers():
 
 def test_openai_sdk_roundtrip(scripted_server):
     openai = pytest.importorskip("openai")
-    srv = scripted_server(lambda body: f"echo: {user_text(body)}")
+    srv = scripted_server(lambda body: f"echo: {user_text(body)}", keep_bodies=True)
     client = openai.OpenAI(base_url=srv.base_url, api_key="not-needed", max_retries=0)
 
     resp = client.chat.completions.create(
@@ -117,7 +117,7 @@ def test_reply_options_usage_none_content_and_404(scripted_server):
 
 def test_lm_eval_local_chat_completions(scripted_server):
     pytest.importorskip("lm_eval")
-    srv = scripted_server(lambda body: f"answer to {user_text(body)}", latency=0.05)
+    srv = scripted_server(lambda body: f"answer to {user_text(body)}", latency=0.05, keep_bodies=True)
     lm = lm_eval_chat_model(srv)
     prompts = [f"question {i}" for i in range(20)]
     out = lm.generate_until(gen_instances(prompts, max_gen_toks=7), disable_tqdm=True)
@@ -133,7 +133,7 @@ def test_lm_eval_multimodal_images_reach_server(scripted_server):
     from lm_eval.api.instance import Instance
     from lm_eval.models.api_models import JsonChatStr
 
-    srv = scripted_server(lambda body: f"{len(user_images(body))} image(s): {user_text(body)}")
+    srv = scripted_server(lambda body: f"{len(user_images(body))} image(s): {user_text(body)}", keep_bodies=True)
     lm = lm_eval_chat_model(srv, num_concurrent=1)
     img = Image.new("RGB", (4, 3), (255, 0, 0))
     chat = JsonChatStr(json.dumps([{"role": "user", "content": "What colour?"}]))

@@ -8,6 +8,7 @@ Both record shapes are accepted (hub: ``options`` dict + plain ``label`` letter;
 from __future__ import annotations
 
 import os
+import stat
 import string
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -222,10 +223,19 @@ def _hub_images_dir() -> Path:
     return nested if nested.is_dir() else target
 
 
-def image_path(images_dir: Path, name: str, *, where: str) -> Path:
-    """Resolve a record's image name inside the images folder; a name that escapes it is refused."""
+def image_path(images_dir: Path, name: str, *, where: str, real_dir: Path | None = None) -> Path:
+    """Resolve a record's image name inside the images folder; a name that escapes it is refused.
+
+    ``real_dir``: ``images_dir.resolve()``, when the caller resolves many names in one folder (then a plain
+    file name costs one ``lstat`` instead of resolving every part of two paths)."""
     if os.path.isabs(name) or "\\" in name:
         raise DataError(f"{where}: image path {name!r} must be a file name relative to {images_dir}")
+    if real_dir is not None and "/" not in name and name not in (".", ".."):
+        try:
+            if stat.S_ISREG(os.lstat(real_dir / name).st_mode):  # a regular file, not a symlink: resolves to itself
+                return real_dir / name
+        except OSError:
+            pass  # missing: the full check below says so
     path = (images_dir / name).resolve()
     if not path.is_relative_to(images_dir.resolve()):
         raise DataError(f"{where}: image path {name!r} escapes the images folder {images_dir}")
@@ -272,22 +282,43 @@ def _raw_rows(bench: Benchmark, root: Path | None) -> tuple[Iterable[dict], str]
     return rows, f"{where} (filtered to {bench.sampled})"
 
 
+_NORMALISED: dict[tuple, tuple[Iterable[dict], tuple[dict, ...]]] = {}
+
+
+def _normalised(rows: Iterable[dict], bench: Benchmark, where: str) -> tuple[dict, ...]:
+    """Every row as a doc, once per parsed file: MedXpertQA's Reasoning and Understanding tasks of one run share
+    the cached rows of one file (``read_jsonl``), and so the normalisation of all 2,000 MM rows."""
+    key = (id(rows), bench.key, bench.source, where)
+    hit = _NORMALISED.get(key)
+    if hit is not None and hit[0] is rows:
+        return hit[1]
+    prefix = bench.key if bench.key != "medxpertqa_mm" else "MM"
+    docs = tuple(mcq_doc(row, source=bench.source, where=f"{where} (row {i + 1})", fallback_id=f"{prefix}-{i}")
+                 for i, row in enumerate(rows))  # fmt: skip
+    if isinstance(rows, tuple):  # read_jsonl's cached tuples only; a list may be rebuilt under the same id
+        if len(_NORMALISED) >= 8:
+            _NORMALISED.pop(next(iter(_NORMALISED)))
+        _NORMALISED[key] = (rows, docs)
+    return docs
+
+
 def load_docs(bench: Benchmark, data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """Normalised docs of one benchmark; image names are resolved to checked absolute paths."""
     root = resolve_data_dir(data_dir)
     rows, where = _raw_rows(bench, root)
-    prefix = bench.key if bench.key != "medxpertqa_mm" else "MM"
     docs = []
     images_dir: Path | None = None
-    for i, row in enumerate(rows):
-        doc = mcq_doc(row, source=bench.source, where=f"{where} (row {i + 1})", fallback_id=f"{prefix}-{i}")
+    real_dir: Path | None = None
+    for doc in _normalised(rows, bench, where):
         if bench.question_type and doc["question_type"] != bench.question_type:
             continue
+        doc = dict(doc, images=list(doc["images"]))  # callers add fields to their docs: never to the shared ones
         if doc["images"]:
             if images_dir is None:
                 images_dir = (root / IMAGES_DIR) if root is not None else _hub_images_dir()
+                real_dir = images_dir.resolve()
             sample = f"{where}, sample {doc['id']}"
-            doc["images"] = [str(image_path(images_dir, n, where=sample)) for n in doc["images"]]
+            doc["images"] = [str(image_path(images_dir, n, where=sample, real_dir=real_dir)) for n in doc["images"]]
         docs.append(doc)
     if not docs:
         raise DataError(f"{where}: no records for {bench}")

@@ -5,7 +5,9 @@ adapter, so the same output gets the same score in both harnesses.
 Run-level settings reach the tasks through lm-eval's metadata (``--metadata '{"data_dir": ..., "think_end":
 ...}'``; lm-eval also passes every model arg), which lm-eval hands to ``custom_dataset`` only. Filters see
 nothing but responses and docs, so the settings a filter needs (``think_end``; the judge endpoint of the
-``*_judge`` variants, never its key) are stored on each doc, where ``--log_samples`` also records them.
+``*_judge`` variants, never its key) are stored on each doc, where ``--log_samples`` also records them. So is
+``max_image_edge`` (docs with images only, when set), which ``doc_to_image`` reads: images are sent as they are
+unless it asks for them to be shrunk.
 """
 
 from __future__ import annotations
@@ -44,11 +46,28 @@ def _as_dataset(docs: list[dict], think_end: str | None, meta: dict[str, Any], *
     import datasets
 
     judge_settings = {field: _str_or_none(meta.get(key)) for key, field in JUDGE_METADATA.items()}
+    max_edge = _max_image_edge(meta.get("max_image_edge"))
     for doc in docs:
         doc |= {"think_end": think_end or None, **(extra or {})}
+        if max_edge and doc.get("images"):
+            doc["max_image_edge"] = max_edge
         if judge:
             doc["judge"] = judge_settings
     return {"test": datasets.Dataset.from_list(docs)}
+
+
+def _max_image_edge(value: Any) -> int | None:
+    from ..data import DataError
+
+    if value in (None, "", "None"):
+        return None
+    try:
+        edge = int(value)
+    except (TypeError, ValueError):
+        edge = 0
+    if edge < 1 or isinstance(value, (bool, float)):
+        raise DataError(f"--metadata max_image_edge={value!r}: expected a positive number of pixels")
+    return edge
 
 
 def task_loader(name: str, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
@@ -73,7 +92,7 @@ def doc_to_target(doc: dict) -> str:
 def doc_to_image(doc: dict) -> list:
     from ..images import LazyImage
 
-    return [LazyImage(p) for p in doc["images"]]
+    return [LazyImage(p, max_edge=doc.get("max_image_edge")) for p in doc["images"]]
 
 
 class ExtractChoice(Filter):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from ..resources import tasks_dir
+from .lmeval_compat import api_run_without_torch
 
 LM_EVAL_SUBCOMMANDS = {"run", "ls", "validate"}
 
@@ -88,4 +89,5 @@ def run_lm_eval(argv: list[str]) -> None:
     args = cli._parser.parse_args(lm_argv)
     if hasattr(args, "include_path"):
         args.include_path = includes
-    cli.execute(args)
+    with api_run_without_torch(getattr(args, "model", None)):  # no torch import for an endpoint's run
+        cli.execute(args)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import openai
-from openai.types.chat import ChatCompletion
 
 from .settings import NO_KEY, JudgeSettings
 from .types import Usage
@@ -73,7 +72,7 @@ def _identity(content: str) -> str:
 def _count(usage: Any, name: str) -> int:
     """A token count from a reply's usage block; 0 when absent or not a number (some servers omit usage)."""
     try:
-        return max(0, int(getattr(usage, name, 0) or 0))
+        return max(0, int((usage.get(name) if isinstance(usage, dict) else 0) or 0))
     except (TypeError, ValueError):
         return 0
 
@@ -105,6 +104,49 @@ def retry_after_seconds(headers: Any, cap: float = 60.0, now: float | None = Non
     return min(max(value, 0.0), cap)
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _root(exc: BaseException) -> BaseException:
+    return _chain(exc)[-1]
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether an ``APITimeoutError`` really is a timeout: the SDK's aiohttp transport maps every
+    ``aiohttp.ClientConnectionError`` (a server that closed the connection, a cut-short body) to a timeout."""
+    try:
+        import aiohttp
+    except ImportError:
+        return True
+    for cause in _chain(exc)[1:]:
+        if isinstance(cause, TimeoutError):
+            return True
+        if isinstance(cause, aiohttp.ClientError):
+            return False
+    return True
+
+
+def _http_client(timeout: float) -> Any:
+    """The SDK's aiohttp transport when it is available (``openai.DefaultAioHttpClient``), else its default.
+
+    At 64 requests in flight the default httpx pool re-examines every pooled connection, probing each idle
+    socket, whenever a request enters or leaves it: about half the judge's client CPU per verdict (measured with
+    scripts/bench_judge.py). aiohttp (already required by lm-eval's API backend) hands out connections in O(1).
+    """
+    factory = getattr(openai, "DefaultAioHttpClient", None)
+    if factory is None:
+        return None
+    try:
+        return factory(timeout=timeout)
+    except (RuntimeError, ImportError):  # the SDK without its aiohttp extra
+        return None
+
+
 class JudgeClient:
     """Async chat-completions client: concurrency limit, retries with backoff, counters, token budget.
 
@@ -123,8 +165,8 @@ class JudgeClient:
         if backoff_cap is not None:
             self.backoff_cap = backoff_cap
         self._key = settings.api_key()
-        self._openai = openai.AsyncOpenAI(base_url=settings.base_url, api_key=self._key,
-                                          timeout=settings.timeout, max_retries=0)
+        self._openai = openai.AsyncOpenAI(base_url=settings.base_url, api_key=self._key, timeout=settings.timeout,
+                                          max_retries=0, http_client=_http_client(settings.timeout))
         self._semaphore = asyncio.Semaphore(settings.concurrency)
         self._rng = random.Random(seed)
         self.send_response_format = settings.structured_output != "none"
@@ -189,10 +231,14 @@ class JudgeClient:
             # client.post (the SDK's documented route for raw requests) rather than chat.completions.create:
             # create() walks every request through its TypedDict transform, ~2 ms CPU per judge request (the
             # messages and JSON schema are plain JSON already) - a third of the runner's CPU at concurrency 64.
-            completion = await self._openai.post("/chat/completions", body=kwargs, cast_to=ChatCompletion)
+            # cast_to=object: the reply stays the parsed JSON; building the ChatCompletion model for the two
+            # fields we read cost another ~1 ms per verdict, and _content checks every field anyway.
+            completion = await self._openai.post("/chat/completions", body=kwargs, cast_to=object)
         except openai.APIStatusError as exc:
             raise self._status_fault(exc, sent_format) from None
-        except openai.APITimeoutError:  # before APIConnectionError: it is a subclass
+        except openai.APITimeoutError as exc:  # before APIConnectionError: it is a subclass
+            if not _timed_out(exc):  # the aiohttp transport reports a dropped connection as a connect timeout
+                raise _Fault("connection", self._scrub(f"{exc} ({_root(exc)!r})")) from None
             raise _Fault("timeout", f"no reply within {self.settings.timeout:g}s") from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc.__context__  # e.g. httpx RemoteProtocolError: the useful part
@@ -204,15 +250,17 @@ class JudgeClient:
 
     def _content(self, completion: Any) -> tuple[str, Usage]:
         """Reply text and usage. The SDK does not validate a 200 body, so every field is checked here."""
-        usage_obj = getattr(completion, "usage", None)
+        reply = completion if isinstance(completion, dict) else {}
+        usage_obj = reply.get("usage")
         usage = Usage(_count(usage_obj, "prompt_tokens"), _count(usage_obj, "completion_tokens"))
         self.spent += usage
-        choices = getattr(completion, "choices", None)
-        message = getattr(choices[0], "message", None) if isinstance(choices, list) and choices else None
-        if message is None:
+        choices = reply.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else None
+        message = first.get("message") if isinstance(first, dict) else None
+        if not isinstance(message, dict):
             raise _Fault("malformed", f"reply has no choices[0].message: {self._scrub(repr(completion))[:200]}",
                          usage=usage)
-        content = getattr(message, "content", None)
+        content = message.get("content")
         return (content if isinstance(content, str) else "" if content is None else str(content)), usage
 
     def _status_fault(self, exc: openai.APIStatusError, sent_format: bool) -> _Fault:
