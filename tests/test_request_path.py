@@ -82,15 +82,15 @@ def test_lm_eval_api_backend_sends_lazy_images_as_files_and_other_images_as_png(
 
 def test_max_image_edge_metadata_reaches_the_images(tmp_path):
     from medxpert_ext.data import DataError
-    from medxpert_ext.harness.lmeval import doc_to_image, vqa_loader
+    from medxpert_ext.harness.lmeval import doc_to_image, task_loader
 
     write_dataset(tmp_path, "vqarad", n=4)
-    docs = vqa_loader("vqarad")(data_dir=str(tmp_path), max_image_edge=32)["test"]
+    docs = task_loader("medvqa_vqarad_open")(data_dir=str(tmp_path), max_image_edge=32)["test"]
     (img,) = doc_to_image(docs[0])
     assert docs[0]["max_image_edge"] == 32 and img.size == (32, 24)
-    assert "max_image_edge" not in vqa_loader("vqarad")(data_dir=str(tmp_path))["test"][0]
+    assert "max_image_edge" not in task_loader("medvqa_vqarad_open")(data_dir=str(tmp_path))["test"][0]
     with pytest.raises(DataError, match="max_image_edge='big'"):
-        vqa_loader("vqarad")(data_dir=str(tmp_path), max_image_edge="big")
+        task_loader("medvqa_vqarad_open")(data_dir=str(tmp_path), max_image_edge="big")
 
 
 # ----------------------------------------------------------------------------------------------- end to end
