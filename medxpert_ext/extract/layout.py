@@ -20,9 +20,9 @@ _LETTER_LINE = re.compile(
     r"(?:\(([A-Za-z])\)|\[([A-Za-z])\]|([A-Z])[.):]|([a-z])\)|([A-Z])[ \t]+[-–—])[ \t]*(\S.*)"
 )
 # A bolded option that ends its line ("**B) Bacterial infection**", "Hence, **C**."); a bold label followed by
-# commentary ("**A) Viral:** usually interstitial") is a walkthrough item, not a choice.
+# commentary ("**A) Viral:** usually interstitial") or a heading ("**B) CT scan:**") is a walkthrough item.
 _BOLD_LETTER = re.compile(
-    r"\*\*[ \t]*(?:\(([A-Za-z])\)|([A-Z])(?![\w'’-]))[ \t]*(?:[.):\-–—][^*\n]{0,200})?\*\*(?=[ \t.!)]*$)",
+    r"\*\*[ \t]*(?:\(([A-Za-z])\)|([A-Z])(?![\w'’-]))[ \t]*(?:[.):\-–—][^*\n]{0,200})?(?<![:：])\*\*(?=[ \t.!)]*$)",
     re.MULTILINE,
 )
 _SHORT_LINE = 120

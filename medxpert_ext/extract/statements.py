@@ -54,6 +54,7 @@ _JUDGED_AFTER = re.compile(
 _NOT_AN_OPTION = re.compile(r"\([ \t]*[A-Za-z][a-z]+[ \t]+[A-Za-z]")
 # A reply in sub-parts: "(a) ... (b) ..." at the start of a line or sentence.
 _SUBPARTS = {part: re.compile(rf"(?:^|\n|[.:;][ \t]+)[ \t]*\({part}\)[ \t]") for part in "ab"}
+_FINISHED = re.compile(r"[.!?。！？][*_\"'”’)\]\s]*\Z")  # a reply that ends its last sentence
 _LOOP_REPEATS = 3  # one letter stated this often, among at least as many distinct letters, is a loop
 
 
@@ -206,8 +207,9 @@ def find_statements(text: str, options: Mapping[str, str]) -> list[Statement]:
                     if statement is not None:
                         found.append(statement)
     found.sort(key=lambda statement: statement.pos)
-    if found:
-        cut = runaway_at(text, found[0].pos + 1)
+    if found:  # from the end of the first line on: "1. B\n\nQuestion: ...\nAnswer: A" answered B
+        first_line = text.find("\n", len(text) - len(text.lstrip()))
+        cut = runaway_at(text, min(found[0].pos, first_line if first_line >= 0 else len(text)) + 1)
         if cut is not None:
             found = [s for s in found if s.pos < cut]
     return found
@@ -226,8 +228,8 @@ def committed(statements: list[Statement], text: str) -> tuple[str, ...] | None:
             return ()
     strong = [s for s in statements if not s.weak]
     if len({s.letters for s in strong if s.verdict}) > 1:  # "(G) is correct ... (H) is correct": a walkthrough
-        if looks_truncated(text):
-            return ()  # cut off in the middle of it: whatever follows the last verdict is unfinished too
+        if looks_truncated(text) or not _FINISHED.search(text):
+            return ()  # cut off in the middle of it: even a last "The answer is (J)" may go on "is false"
         strong = [s for s in strong if not s.verdict]
     strong = [s for s in strong if not s.judged]
     chosen = strong or [s for s in statements if s.weak]
