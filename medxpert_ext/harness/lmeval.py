@@ -5,7 +5,8 @@ adapter, so the same output gets the same score in both harnesses.
 Run-level settings reach the tasks through lm-eval's metadata (``--metadata '{"data_dir": ..., "think_end":
 ...}'``; lm-eval also passes every model arg), which lm-eval hands to ``custom_dataset`` only. Filters see
 nothing but responses and docs, so the settings a filter needs (``think_end``; the judge endpoint of the
-``*_judge`` variants, never its key) are stored on each doc, where ``--log_samples`` also records them.
+``*_judge`` variants and of ``"rescue": "judge"``, never its key) are stored on each doc, where
+``--log_samples`` also records them.
 """
 
 from __future__ import annotations
@@ -52,11 +53,19 @@ def _as_dataset(docs: list[dict], think_end: str | None, meta: dict[str, Any], *
     return {"test": datasets.Dataset.from_list(docs)}
 
 
-def dataset_loader(bench: Benchmark, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
-    """A ``custom_dataset`` callable for one benchmark (lm-eval calls it with metadata + model args)."""
+RESCUE_MODES = ("none", "judge")
 
-    def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
-        return _as_dataset(load_docs(bench, data_dir), think_end, meta, judge=judge)
+
+def dataset_loader(bench: Benchmark, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
+    """A ``custom_dataset`` callable for one benchmark (lm-eval calls it with metadata + model args).
+
+    ``--metadata '{"rescue": "judge"}'``: the judge reads what the rules could not (``ExtractChoice``)."""
+
+    def load(data_dir: str | None = None, think_end: str | None = None, rescue: str | None = None,
+             **meta: Any) -> dict[str, Any]:  # fmt: skip
+        docs = load_docs(bench, data_dir)
+        mode = _rescue_mode(rescue, meta, judge=judge)
+        return _as_dataset(docs, think_end, meta, judge=judge or mode == "judge", extra={"rescue": mode})
 
     load.__name__ = f"load_{bench.source}"
     return load
@@ -76,9 +85,13 @@ def doc_to_image(doc: dict) -> list:
 
 
 class ExtractChoice(Filter):
-    """Response -> committed option letter, or ``[no answer: <reason>]`` (kept readable in --log_samples)."""
+    """Response -> committed option letter, or ``[no answer: <reason>]`` (kept readable in --log_samples).
+
+    With ``"rescue": "judge"`` the first response of each doc becomes a JSON record instead: the rule letter
+    and reason, and the letter the judge read where the rules read none (``medxpert_ext.judge.rescue``)."""
 
     def apply(self, resps: Iterable[list[str]], docs: list[dict]) -> list[list[str]]:
+        resps = list(resps)
         out = []
         for responses, doc in zip(resps, docs):
             picked = []
@@ -86,7 +99,58 @@ class ExtractChoice(Filter):
                 got = extract_for_doc(doc, response)
                 picked.append(got.letter if got.letter else f"{NO_ANSWER_PREFIX}{got.reason}]")
             out.append(picked)
+        if docs and docs[0].get("rescue") == "judge":
+            out = _rescued(resps, docs, out)
         return out
+
+
+def _rescue_mode(rescue: Any, meta: dict[str, Any], *, judge: bool) -> str:
+    """``--metadata rescue``: "none" (default) or "judge"; the judge endpoint is checked before generation."""
+    from ..data import DataError
+
+    mode = str(rescue or "none")
+    if mode not in RESCUE_MODES:
+        raise DataError(f"--metadata rescue={rescue!r}: expected one of {RESCUE_MODES}")
+    if mode == "judge" and not judge:
+        _judge_settings_from(meta)  # a missing endpoint fails here, before any generation
+        return mode
+    return "none"
+
+
+def _judge_settings_from(overrides: dict[str, Any]):
+    from ..judge.settings import JudgeSettings
+
+    judge = {field: _str_or_none(overrides.get(key)) for key, field in JUDGE_METADATA.items()}
+    return JudgeSettings.from_env(**{k: v for k, v in judge.items() if v is not None})
+
+
+def _rescued(resps: list[list[str]], docs: list[dict], picked: list[list[str]]) -> list[list[str]]:
+    """The judge rescue over the whole task at once (its requests run concurrently), as JSON records."""
+    import json
+    import logging
+
+    from ..judge.rescue import rescue_letters
+    from ..judge.settings import JudgeSettings
+
+    overrides = {k: v for k, v in (docs[0].get("judge") or {}).items() if v is not None}
+    settings = JudgeSettings.from_env(**overrides)
+    firsts = [r[0] if r else None for r in resps]
+    rules = [extract_for_doc(doc, response) for doc, response in zip(docs, firsts)]
+    result = rescue_letters(docs, firsts, rules, settings)
+    log = logging.getLogger("medxpert_ext.judge")
+    log.info("rescue %s: %d of %d samples unread by the rules, %d rescued, %d still unread (%d judge errors); "
+             "%d requests, %d cached", settings.model, result.sent, len(docs), result.n_rescued,
+             sum(x is None for x in result.letters), result.errors, result.requests, result.cached)  # fmt: skip
+    if result.errors:
+        log.warning("%d samples could not be read by the judge (judge_error, left unread); rerun the same command "
+                    "to retry them - verdicts already received are cached", result.errors)  # fmt: skip
+    out = []
+    for i, (rule, verdict) in enumerate(zip(rules, result.verdicts)):
+        record = {"letter": rule.letter, "reason": rule.reason, "rescued_letter": result.letters[i],
+                  "rescued": result.rescued[i], "judge_status": verdict.status if verdict else None,
+                  "judge_error": verdict.error if verdict else None}  # fmt: skip
+        out.append([json.dumps(record, ensure_ascii=False), *picked[i][1:]])
+    return out
 
 
 def is_answer(value: Any) -> bool:
@@ -94,8 +158,18 @@ def is_answer(value: Any) -> bool:
 
 
 def process_results(doc: dict, results: list[str]) -> dict[str, float]:
-    """``acc``: extracted letter == gold (no answer counts as wrong); ``extract_fail``: no answer was read."""
+    """``acc``: extracted letter == gold (no answer counts as wrong); ``extract_fail``: no answer was read.
+    With the judge rescue also ``acc_rescued`` (rescued letters where the rules read none) and ``rescued``
+    (share of samples whose letter came from the judge); ``acc`` stays the rules-only number."""
     pred = results[0]
+    if isinstance(pred, str) and pred.startswith("{"):
+        import json
+
+        from ..judge.rescue import rescue_scores
+
+        record = json.loads(pred)
+        rescued = rescue_scores(doc["answer"], record["letter"], record["rescued_letter"], record["rescued"])
+        return mcq_scores(doc, record["letter"]) | rescued
     return mcq_scores(doc, pred if is_answer(pred) else None)
 
 
@@ -153,10 +227,13 @@ def process_results_judge(doc: dict, results: list[str]) -> dict[str, Any]:
 def vqa_loader(name: str, answer_type: str | None = None, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
     """``custom_dataset`` for one VQA dataset (all questions, or only its closed / open ones)."""
 
-    def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
+    def load(data_dir: str | None = None, think_end: str | None = None, rescue: str | None = None,
+             **meta: Any) -> dict[str, Any]:  # fmt: skip
         from ..data import load_vqa_docs
 
-        return _as_dataset(load_vqa_docs(name, data_dir, answer_type=answer_type), think_end, meta, judge=judge)
+        docs = load_vqa_docs(name, data_dir, answer_type=answer_type)
+        mode = _rescue_mode(rescue, meta, judge=judge) if docs and docs[0].get("letters") else "none"
+        return _as_dataset(docs, think_end, meta, judge=judge or mode == "judge", extra={"rescue": mode})
 
     load.__name__ = f"load_vqa_{name}_{answer_type or 'all'}"
     return load
