@@ -27,6 +27,7 @@ _BOLD_LETTER = re.compile(
 )
 _SHORT_LINE = 120
 _MAX_LINES = 1000
+_BOLD_LINE = 400  # a bolded choice is a short line
 # "- CGA codes for arginine (R)\n- C": a bullet list cut off after one letter of its next item.
 _BULLET_TAIL = re.compile(r"^[ \t]*([-*•])[ \t][^\n]*\n[ \t]*\1[ \t]*\S{1,3}[ \t]*\Z", re.MULTILINE)
 # A colon line announcing a conclusion: a copula or a concluding word, in the languages the rules know.
@@ -39,7 +40,11 @@ _CUE_WORD = re.compile(
 # "... is I. Atlanto-axial instability", "... interfere with H. Cell wall synthesis": one option label with its
 # capitalised text right after a copula or preposition, in the reply's last paragraph ("vitamin D. The ..." is
 # not: the word before the letter must be one of these).
-_INLINE_LABEL = re.compile(r"(?:\b(?:is|are|was|were|be|with|to)[ \t]*:?|:)[ \t]*(?:\*\*)?([A-Z])[.)][ \t]+(?=[A-Z0-9(])")
+_LAST_PARAGRAPH = 2000
+_LABEL_WITH_TEXT = re.compile(r"([A-Z])[.)][ \t]+(?=[A-Z0-9(])")
+_INLINE_LEAD = re.compile(r"(?:\b(?:is|are|was|were|be|with|to)[ \t]*:?|:)[ \t]*(?:\*\*)?\Z")
+# "This is option D." / "This is (B)." closing a sentence of the last paragraph: a restatement of the choice.
+_THIS_IS = re.compile(r"(?<![A-Za-z])(?:[Tt]his|[Tt]hat)[ \t]+is[ \t]+(?:option[ \t]+|choice[ \t]+)?\(?([A-Z])\)?[ \t]*[.!]")
 # A reply that stops mid-sentence or right after a heading ("**B) CT scan:**"): cut off by the token limit.
 _CUT_OFF = re.compile(r"[\w,;:(\-–—][*_ \t]*\Z")
 
@@ -115,7 +120,8 @@ def fallback(text: str, valid: frozenset[str], options: Mapping[str, str]) -> st
         concluded = _after_cue(lines, labels)
         if concluded in valid:
             return concluded
-    bold = {_first_group(m, 2) for m in itertools.islice(_BOLD_LETTER.finditer(text), _MAX_LINES)} & valid
+    bold = {_first_group(m, 2) for line in raw_lines if "**" in line and len(line) <= _BOLD_LINE
+            for m in _BOLD_LETTER.finditer(line)} & valid  # fmt: skip
     if len(bold) == 1:
         return bold.pop()
     if options:
@@ -123,10 +129,13 @@ def fallback(text: str, valid: frozenset[str], options: Mapping[str, str]) -> st
             letter = option_for_text(lines[i], options) if labels[i] is None else None
             if letter in valid:
                 return letter
-    inline = list(itertools.islice(_INLINE_LABEL.finditer(text), 2))
-    last_paragraph = text.rfind("\n\n", 0, len(text) - 1)
-    if len(inline) == 1 and inline[0].start() > last_paragraph and inline[0].group(1) in valid:
-        return inline[0].group(1)
+    tail = text[max(0, text.rfind("\n\n", 0, len(text) - 1), len(text) - _LAST_PARAGRAPH) :]
+    named = {m.group(1) for m in itertools.islice(_LABEL_WITH_TEXT.finditer(tail), 8)
+             if _INLINE_LEAD.search(tail, max(0, m.start() - 12), m.start())}  # fmt: skip
+    if not named and ("this is" in tail or "This is" in tail or "that is" in tail):
+        named = {m.group(1) for m in itertools.islice(_THIS_IS.finditer(tail), 8)}
+    if len(named) == 1 and (letter := named.pop()) in valid:
+        return letter
     return None
 
 

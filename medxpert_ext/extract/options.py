@@ -17,6 +17,7 @@ NEGATION = re.compile(
 )
 _NON_WORD = re.compile(r"[\W_]+")
 _TEXT_SLACK = 30
+_MAX_OPTION_TEXT = 1000
 
 
 def normalise(text: str) -> str:
@@ -43,6 +44,8 @@ def option_for_text(text: str, raw_options: Mapping[str, str]) -> str | None:
     count. When one option's text is part of another's ("infection" / "bacterial infection") the longer one
     is meant.
     """
+    if len(text) > _MAX_OPTION_TEXT:  # a paragraph, not an option's text: and normalising 1 MB is not free
+        return None
     said = normalise(text)
     if len(said) < 3 or NEGATION.search(text):
         return None

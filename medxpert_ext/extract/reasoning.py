@@ -19,6 +19,10 @@ _THINK_CLOSE = re.compile(
 )
 
 
+_MAX_CLOSE_TRIES = 256
+_LAST_CLOSE = re.compile(rf"(?s:.*)(?:{_THINK_CLOSE.pattern})", re.IGNORECASE)
+
+
 def strip_reasoning(text: str, *, think_end: str | None = None) -> str | None:
     """Return the text after the model's reasoning, or None when a reasoning block was opened and never closed.
 
@@ -32,13 +36,32 @@ def strip_reasoning(text: str, *, think_end: str | None = None) -> str | None:
     """
     if think_end and think_end not in text:
         return None
-    cut = 0
-    if any(mark in text for mark in _CLOSE_MARKS):
-        for match in _THINK_CLOSE.finditer(text):
-            cut = match.end()
+    closes = ("/" in text and any(mark in text for mark in _CLOSE_MARKS[:3])) or _CLOSE_MARKS[3] in text
+    cut = _last_close(text) if closes else 0
     if think_end:
         cut = max(cut, text.rfind(think_end) + len(think_end))
     rest = text[cut:]
     if any(mark in rest for mark in _OPEN_MARKS) and _THINK_OPEN.search(rest):
         return None
     return rest
+
+
+def _last_close(text: str) -> int:
+    """End of the last closing tag, 0 if none: searched backwards from each tag's first characters, so a reply
+    that closes thousands of times costs a few look-ups; text full of other "</...>" tags falls back to one
+    backtracking regex pass."""
+    best, tries = 0, 0
+    for mark in _CLOSE_MARKS:
+        at = text.rfind(mark)
+        while at >= best and tries < _MAX_CLOSE_TRIES:
+            tries += 1
+            start = text.rfind("<", max(0, at - 2), at + 1) if mark == "end_of_thought" else at
+            found = _THINK_CLOSE.match(text, max(0, start))
+            if found:
+                best = max(best, found.end())
+                break
+            at = text.rfind(mark, 0, at)
+    if tries >= _MAX_CLOSE_TRIES:
+        last = _LAST_CLOSE.match(text)
+        best = last.end() if last else 0
+    return best

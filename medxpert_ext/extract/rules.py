@@ -27,16 +27,22 @@ class _Rule:
     before: re.Pattern[str] | None
     weak: bool
     verdict: bool
+    at_letter: tuple[str, ...]  # names of the letter groups of ``at`` ("l", "l2", ...), () for an answer phrase
+    before_letter: tuple[str, ...]  # the same for ``before``
 
 
 def _rule(anchors: str, at: str, before: str | None = None, *, weak: bool = False, verdict: bool = False) -> _Rule:
     """A rule from space-separated anchor words ("_" for a space inside one) and its two patterns."""
+    at_re = re.compile(at, re.MULTILINE)
+    before_re = re.compile(f"(?:{before})\\Z", re.MULTILINE) if before else None
     return _Rule(
         tuple(a.replace("_", " ") for a in anchors.split()),
-        re.compile(at, re.MULTILINE),
-        re.compile(f"(?:{before})\\Z", re.MULTILINE) if before else None,
+        at_re,
+        before_re,
         weak,
         verdict,
+        tuple(at_re.groupindex),
+        tuple(before_re.groupindex) if before_re else (),
     )
 
 
@@ -80,11 +86,8 @@ RULES: tuple[_Rule, ...] = (
           r"(?:^|(?<=[.:;!?])[ \t]+|\b(?:so|thus|therefore|hence),?[ \t]+)\(?(?P<l>[a-z])\)?[ \t]+is[ \t]+the[ \t]+"
           r"(?:correct|right|best|most[ \t]+appropriate)[ \t]+", verdict=True),
     # "making (C) the correct answer"
-    _rule("correct best right", r"(?:correct|best|right)[ \t]+(?:answer|option|choice)\b",
+    _rule("correct best", r"(?:correct|best|right)[ \t]+(?:answer|option|choice)\b",
           r"\bmak(?:e|es|ing)[ \t]+(?:option[ \t]+)?\(?(?P<l>[a-z])\)?[ \t]+(?:the[ \t]+)?"),
-    # "This is option D." / "This is (B)." ending its sentence: weak, a restatement rather than a choice
-    _rule("this_is that_is", r"(?:this|that)[ \t]+is[ \t]+(?:option[ \t]+|choice[ \t]+|answer[ \t]+)?"
-          r"\(?(?P<l>[a-z])\)?[ \t]*(?:[.!]|$)", weak=True),
     _rule("option choice", r"(?:option|choice)[ \t]*\(?(?P<l>[a-z])\)?[ \t]*(?:[.!*][ \t.!*]*)?$",
           r"\b(?:so|thus|therefore|hence),?[ \t]+(?:the[ \t]+)?"),
     _rule("answer", r"answer[ \t]*\([ \t]*(?P<l>[a-z])[ \t]*\)(?![ \t]+(?:is|was)[ \t]+(?:not|in|wrong|false))"),
@@ -138,6 +141,13 @@ RULES: tuple[_Rule, ...] = (
 )  # fmt: skip
 RULES_BY_ANCHOR: dict[str, tuple[_Rule, ...]] = {
     anchor: tuple(rule for rule in RULES if anchor in rule.anchors) for rule in RULES for anchor in rule.anchors
+}
+# One pattern per anchor that matches where any of its rules' ``at`` does: most anchor hits ("option B is less
+# likely") match no rule, and one failed match is much cheaper than one per rule.
+ANY_AT_BY_ANCHOR: dict[str, re.Pattern[str]] = {
+    anchor: re.compile("|".join(f"(?:{re.sub(r'[(][?]P<[a-z0-9]+>', '(?:', rule.at.pattern)})" for rule in rules),
+                       re.MULTILINE)
+    for anchor, rules in RULES_BY_ANCHOR.items()
 }
 ASCII_ANCHORS = tuple(anchor for anchor in RULES_BY_ANCHOR if anchor.isascii())
 BEFORE_SPAN = 60  # the longest text a ``before`` pattern covers ("therefore, C is the most appropriate ")

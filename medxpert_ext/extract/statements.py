@@ -10,7 +10,6 @@ A base model that goes on to write the next few-shot question is scored on what 
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -19,20 +18,24 @@ from dataclasses import dataclass
 from .layout import looks_truncated
 from .letters import FILLER, is_cjk, letter_list_at
 from .options import NEGATION, option_for_text
-from .rules import ASCII_ANCHORS, BEFORE_SPAN, RULES_BY_ANCHOR, _Rule
+from .rules import ANY_AT_BY_ANCHOR, ASCII_ANCHORS, BEFORE_SPAN, RULES_BY_ANCHOR, _Rule
 
-_MAX_HITS = 64  # anchor occurrences read from each end of a reply (see _anchor_hits)
+_AT_SPAN = 120  # the longest answer phrase a rule's ``at`` reads; bounds its work on runs of spaces
+_MAX_HITS = 24  # anchor occurrences read from each end of a reply (see _anchor_hits)
 _VALUE_SPAN = 200  # how far after an answer phrase its letter may start; bounds the work on hostile input
 
 # The model starts the next few-shot item: "Question:", "## Medical Question", "Here is the next question".
 RUNAWAY = re.compile(
-    r"\n[ \t#*]*(?:(?:next|new|another|medical)[ \t]+)?(?:question|q|problem)[ \t]*#?\d*[ \t*]*(?:[:：]|\n|$)"
-    r"|\n[^\n]{0,40}\b(?:here\s+is|here's|let's\s+(?:try|do|move\s+on\s+to))\s+(?:the\s+|a\s+|another\s+)?"
+    r"\n[ \t#*]*(?:(?:next|new|another|medical)[ \t]+)?(?:question|q|problem)[ \t]*#?\d*[ \t*]*(?:[:：]|\n|$)",
+    re.IGNORECASE,
+)
+_NEXT_QUESTION = re.compile(
+    r"\b(?:here\s+is|here's|let's\s+(?:try|do|move\s+on\s+to))\s+(?:the\s+|a\s+|another\s+)?"
     r"(?:next|new|another|following)\s+(?:question|one|problem)",
     re.IGNORECASE,
 )
 # ... or writes one without a header: a block of option lines immediately followed by an "Answer:" line.
-_ANSWER_LINE = re.compile(r"^[ \t]*(?:\*\*)?answer(?:\*\*)?[ \t]*[:：]", re.IGNORECASE | re.MULTILINE)
+_ANSWER_LINE = re.compile(r"[ \t]*(?:\*\*)?answer(?:\*\*)?[ \t]*[:：]")  # matched on lowered text
 _OPTION_LINE = re.compile(r"[ \t]*\(?[A-J][.)][ \t]+\S[^\n]*")
 _INVENTED_BLOCK = 3  # option lines before the "Answer:" line that make it a new question
 
@@ -126,26 +129,27 @@ def _at_word_start(lowered: str, anchor: str, at: int) -> bool:
     return at == 0 or is_cjk(anchor[0]) or not lowered[at - 1].isalnum()
 
 
-def _named_letter(match: re.Match[str]) -> int | None:
+def _named_letter(match: re.Match[str], names: tuple[str, ...]) -> int | None:
     """Position of the letter a letter-first rule names (its ``l`` group, or an alternative ``l2``/``l3``)."""
-    for name in ("l", "l2", "l3"):
-        if name in match.re.groupindex and match.start(name) >= 0:
+    for name in names:
+        if match.start(name) >= 0:
             return match.start(name)
     return None
 
 
 def _apply(rule: _Rule, text: str, lowered: str, at: int, options: Mapping[str, str]) -> Statement | None:
     """The statement ``rule`` finds at anchor position ``at``, if it matches and names something."""
-    after = rule.at.match(lowered, at)
-    if after is None:
+    after = rule.at.match(lowered, at, at + _AT_SPAN)
+    if after is None or after.end() == at + _AT_SPAN:  # cut by the window: not a phrase of normal length
         return None
-    start, named = at, _named_letter(after)
+    start, named = at, _named_letter(after, rule.at_letter) if rule.at_letter else None
     if rule.before is not None:
         before = rule.before.search(lowered, max(0, at - BEFORE_SPAN), at)
         if before is None:
             return None
         start = before.start()
-        named = _named_letter(before) if named is None else named
+        if named is None and rule.before_letter:
+            named = _named_letter(before, rule.before_letter)
     if named is not None:
         return Statement(start, (text[named].upper(),), rule.weak, rule.verdict, lower=text[named].islower())
     if _is_hypothetical(text, lowered[start : after.end()], start):
@@ -159,13 +163,25 @@ def _apply(rule: _Rule, text: str, lowered: str, at: int, options: Mapping[str, 
     return None
 
 
-def runaway_at(text: str, start: int) -> int | None:
-    """Where the model starts inventing the next question after ``start``, or None."""
+def runaway_at(text: str, start: int, lowered: str | None = None) -> int | None:
+    """Where the model starts inventing the next question after ``start``, or None (``lowered``: the text
+    lowercased with the same length, when the caller has it)."""
+    lowered = lowered if lowered is not None else text.lower()
     found = RUNAWAY.search(text, start)
     cut = found.start() if found else None
-    answers = _ANSWER_LINE.finditer(text, start, cut if cut is not None else len(text))
-    for answer in itertools.islice(answers, _MAX_HITS):
-        top, lines = answer.start(), 0
+    end = cut if cut is not None else len(text)
+    # the plain tests first: these patterns cannot skip ahead to a literal on their own
+    if lowered.find("question", start, end) >= 0 or lowered.find("problem", start, end) >= 0:
+        if (announced := _NEXT_QUESTION.search(text, start, end)) is not None:
+            cut = text.rfind("\n", start, announced.start()) + 1 or announced.start()
+            end = cut
+    at, seen = lowered.find("answer", start, end), 0
+    while at >= 0 and seen < _MAX_HITS:  # "Answer:" lines, found from the word (a line pattern scans every position)
+        seen += 1
+        top, lines = lowered.rfind("\n", 0, at) + 1, 0
+        at = lowered.find("answer", at + 6, end)
+        if not _ANSWER_LINE.match(lowered, top):
+            continue
         while lines < _INVENTED_BLOCK and top > start:
             line_start = text.rfind("\n", start, top - 1) + 1
             if not _OPTION_LINE.fullmatch(text, line_start, top - 1):
@@ -176,12 +192,12 @@ def runaway_at(text: str, start: int) -> int | None:
     return cut
 
 
-def _anchor_hits(lowered: str, anchor: str) -> list[int]:
+def _anchor_hits(lowered: str, anchor: str, first: int) -> list[int]:
     """Where ``anchor`` occurs: all of it in a real reply; in one that repeats it thousands of times, only the
     first and the last ``_MAX_HITS`` (where the commitment and the start of a runaway are), so hostile input
     costs a bounded number of rule applications."""
     hits: list[int] = []
-    at = lowered.find(anchor)
+    at = first
     while at >= 0 and len(hits) < _MAX_HITS:
         hits.append(at)
         at = lowered.find(anchor, at + 1)
@@ -200,8 +216,12 @@ def find_statements(text: str, options: Mapping[str, str]) -> list[Statement]:
     lowered = _lowercase(text)
     found: list[Statement] = []
     for anchor in ASCII_ANCHORS if text.isascii() else RULES_BY_ANCHOR:
-        for at in _anchor_hits(lowered, anchor):
-            if _at_word_start(lowered, anchor, at):
+        first = lowered.find(anchor)
+        if first < 0:  # most anchors are absent: no call at all for them
+            continue
+        any_at = ANY_AT_BY_ANCHOR[anchor]
+        for at in _anchor_hits(lowered, anchor, first):
+            if any_at.match(lowered, at, at + _AT_SPAN) and _at_word_start(lowered, anchor, at):
                 for rule in RULES_BY_ANCHOR[anchor]:
                     statement = _apply(rule, text, lowered, at, options)
                     if statement is not None:
@@ -209,7 +229,7 @@ def find_statements(text: str, options: Mapping[str, str]) -> list[Statement]:
     found.sort(key=lambda statement: statement.pos)
     if found:  # from the end of the first line on: "1. B\n\nQuestion: ...\nAnswer: A" answered B
         first_line = text.find("\n", len(text) - len(text.lstrip()))
-        cut = runaway_at(text, min(found[0].pos, first_line if first_line >= 0 else len(text)) + 1)
+        cut = runaway_at(text, min(found[0].pos, first_line if first_line >= 0 else len(text)) + 1, lowered)
         if cut is not None:
             found = [s for s in found if s.pos < cut]
     return found
@@ -220,7 +240,11 @@ def committed(statements: list[Statement], text: str) -> tuple[str, ...] | None:
     answers, a loop, or a final answer that is no option); None when there is no statement at all."""
     if not statements:
         return None
-    parts = {part: m.start() for part, pattern in _SUBPARTS.items() if (m := pattern.search(text))}
+    if len(statements) == 1 and not statements[0].lower:  # the common case: one statement, nothing to weigh
+        return () if statements[0].judged else statements[0].letters
+    parts = {}
+    if "(a)" in text and "(b)" in text:  # the plain test first: the patterns cannot skip ahead on their own
+        parts = {part: m.start() for part, pattern in _SUBPARTS.items() if (m := pattern.search(text))}
     if len(parts) == 2:  # sub-parts (a), (b): "answer (a)" names a part, and each part may have its own answer
         statements = [s for s in statements if not s.lower]
         first = {s.letters for s in statements if parts["a"] <= s.pos < parts["b"]}
@@ -235,8 +259,8 @@ def committed(statements: list[Statement], text: str) -> tuple[str, ...] | None:
     chosen = strong or [s for s in statements if s.weak]
     if not chosen:
         return ()
-    named = [s.letters for s in chosen if s.letters]
-    counts = Counter(named)
-    if counts and max(counts.values()) >= _LOOP_REPEATS and len(counts) >= _LOOP_REPEATS:
-        return ()  # cycling through the letters until the token limit
+    if len(chosen) >= 2 * _LOOP_REPEATS - 1:
+        counts = Counter(s.letters for s in chosen if s.letters)
+        if counts and max(counts.values()) >= _LOOP_REPEATS and len(counts) >= _LOOP_REPEATS:
+            return ()  # cycling through the letters until the token limit
     return chosen[-1].letters
