@@ -29,9 +29,11 @@ class _Rule:
     verdict: bool
     at_letter: tuple[str, ...]  # names of the letter groups of ``at`` ("l", "l2", ...), () for an answer phrase
     before_letter: tuple[str, ...]  # the same for ``before``
+    plural: bool  # "the answers are:" may be followed by one labelled line per answer
 
 
-def _rule(anchors: str, at: str, before: str | None = None, *, weak: bool = False, verdict: bool = False) -> _Rule:
+def _rule(anchors: str, at: str, before: str | None = None, *, weak: bool = False, verdict: bool = False,
+          plural: bool = False) -> _Rule:
     """A rule from space-separated anchor words ("_" for a space inside one) and its two patterns."""
     at_re = re.compile(at, re.MULTILINE)
     before_re = re.compile(f"(?:{before})\\Z", re.MULTILINE) if before else None
@@ -43,6 +45,7 @@ def _rule(anchors: str, at: str, before: str | None = None, *, weak: bool = Fals
         verdict,
         tuple(at_re.groupindex),
         tuple(before_re.groupindex) if before_re else (),
+        plural,
     )
 
 
@@ -58,7 +61,7 @@ RULES: tuple[_Rule, ...] = (
           r"(?:[*_]+[ \t]*)?(?:[:：=]|[-–—][ \t]|→|->|=>)"),
     _rule("answer", r"answer(?:\s+(?:choice|option|letter))?(?:\s+(?:here|to\s+(?:this|the)\s+question))?\s+"
           r"(?:is|would\s+be|should\s+be|must\s+be|will\s+be|has\s+to\s+be)\b"),
-    _rule("answer", r"answers\s+are\b"),
+    _rule("answer", r"answers\s+are\b", plural=True),
     _rule("answer", r"answer[ \t*_:]*$", r"^[ \t#>*_]*(?:final[ \t]+)?"),
     _rule("answer", r"answer>", r"<"),
     _rule("ans", r"ans[ \t]*[:：]"),

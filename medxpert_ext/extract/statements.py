@@ -53,6 +53,8 @@ _PAREN_LETTER = re.compile(r"\(\s*(?:(?:option|choice|answer)\s*)?([A-Z])\s*\)",
 _JUDGED_AFTER = re.compile(
     r"[ \t]+(?:is|are)[ \t]+(?:not[ \t]+)?(?:true|false|correct|incorrect|wrong|right)\b", re.IGNORECASE
 )
+_LABEL_LINE = re.compile(r"[ \t]*(?:\*\*)?\(?([A-Z])[.)]")
+_MAX_LABEL_LINES = 26
 # "The answer is (None of the above)", "(Unable to determine ...)": a final answer that is no option.
 _NOT_AN_OPTION = re.compile(r"\([ \t]*[A-Za-z][a-z]+[ \t]+[A-Za-z]")
 # A reply in sub-parts: "(a) ... (b) ..." at the start of a line or sentence.
@@ -98,6 +100,19 @@ def _value_at(text: str, pos: int, options: Mapping[str, str]) -> tuple[tuple[st
     if listed is not None:
         return tuple(listed), start
     return _phrase_value(text, start, options), start
+
+
+def _labels_below(text: str, pos: int) -> tuple[str, ...]:
+    """Letters of the labelled lines right below the line at ``pos`` ("A. ...\nE. ..." after "answers are:")."""
+    found: list[str] = []
+    end = text.find("\n", pos)
+    while end >= 0 and len(found) < _MAX_LABEL_LINES:
+        label = _LABEL_LINE.match(text, end + 1)
+        if label is None:
+            break
+        found.append(label.group(1))
+        end = text.find("\n", label.end())
+    return tuple(found)
 
 
 def _judged_after(text: str, start: int) -> bool:
@@ -155,6 +170,8 @@ def _apply(rule: _Rule, text: str, lowered: str, at: int, options: Mapping[str, 
     if _is_hypothetical(text, lowered[start : after.end()], start):
         return None
     letters, value = _value_at(text, after.end(), options)
+    if letters and rule.plural:
+        letters += _labels_below(text, value)
     if letters:
         judged = _judged_after(text, value)
         return Statement(start, letters, rule.weak, judged, judged, lower=text[value : value + 2].strip("( ").islower())
