@@ -26,6 +26,7 @@ _BOLD_LETTER = re.compile(
     re.MULTILINE,
 )
 _SHORT_LINE = 120
+_UPPER_LABEL = re.compile(r"\(?[A-Z][.)]")  # not "(a)": a lowercase label opens a sub-part
 _MAX_LINES = 1000
 _BOLD_LINE = 400  # a bolded choice is a short line
 # "- CGA codes for arginine (R)\n- C": a bullet list cut off after one letter of its next item.
@@ -111,8 +112,10 @@ def fallback(text: str, valid: frozenset[str], options: Mapping[str, str]) -> st
             if label is None or label[0] not in valid or (i and _BULLET_TAIL.search(text[-_SHORT_LINE * 3 :])):
                 continue
             letter, rest = label
-            if not rest or len(lines) == 1 or (one_label and _label_commits(lines[i], letter, rest, options)):
+            if not rest or (one_label and _label_commits(lines[i], letter, rest, options)):
                 return letter
+            if len(lines) == 1 and _UPPER_LABEL.match(lines[0]) and not looks_truncated(text):
+                return letter  # the whole reply is one labelled option ("B. The data do not allow ...")
             after_item = i > 0 and labels[i - 1] is not None and len(lines[i - 1]) <= _SHORT_LINE
             concludes = i == len(lines) - 1 and not after_item
             if concludes and _is_exactly_option(rest, letter, options):

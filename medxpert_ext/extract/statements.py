@@ -11,7 +11,6 @@ A base model that goes on to write the next few-shot question is scored on what 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -51,7 +50,9 @@ _PHRASE_CUT = re.compile(r"\s(?:because|since|as|which|given|due\s+to|porque|car
 _PAREN_LETTER = re.compile(r"\(\s*(?:(?:option|choice|answer)\s*)?([A-Z])\s*\)", re.IGNORECASE)
 # "The answer is (A) is false. ... The answer is (B) is true.": a verdict on each option in turn, not an answer.
 _JUDGED_AFTER = re.compile(
-    r"[ \t]+(?:is|are)[ \t]+(?:not[ \t]+)?(?:true|false|correct|incorrect|wrong|right)\b", re.IGNORECASE
+    r"[ \t]+(?:is|are)[ \t]+(?:(?:also|clearly|definitely|therefore|thus|not)[ \t]+)*"
+    r"(?:true|false|correct|incorrect|wrong|right)\b",
+    re.IGNORECASE,
 )
 _LABEL_LINE = re.compile(r"[ \t]*(?:\*\*)?\(?([A-Z])[.)]")
 _MAX_LABEL_LINES = 26
@@ -60,7 +61,7 @@ _NOT_AN_OPTION = re.compile(r"\([ \t]*[A-Za-z][a-z]+[ \t]+[A-Za-z]")
 # A reply in sub-parts: "(a) ... (b) ..." at the start of a line or sentence.
 _SUBPARTS = {part: re.compile(rf"(?:^|\n|[.:;][ \t]+)[ \t]*\({part}\)[ \t]") for part in "ab"}
 _FINISHED = re.compile(r"[.!?。！？][*_\"'”’)\]\s]*\Z")  # a reply that ends its last sentence
-_LOOP_REPEATS = 3  # one letter stated this often, among at least as many distinct letters, is a loop
+_LOOP_MIN_PERIOD = 2  # the shortest repeated block of letters that is a loop
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,16 @@ def find_statements(text: str, options: Mapping[str, str]) -> list[Statement]:
     return found
 
 
+def _is_loop(named: list[tuple[str, ...]]) -> bool:
+    """Whether the statements repeat one block of different letters at least twice ("D, B, C, A, H, D, B, C, A,
+    H, D, B"): a degenerate loop. "A, D, D, A, H, A" (a model answering every few-shot question again) is not."""
+    for period in range(_LOOP_MIN_PERIOD, len(named) // 2 + 1):
+        block = named[-2 * period :]
+        if len(set(block)) > 1 and all(block[i] == block[i + period] for i in range(period)):
+            return True
+    return False
+
+
 def committed(statements: list[Statement], text: str) -> tuple[str, ...] | None:
     """The letters of the statement the reply committed to; () for no commitment (a walkthrough, per-part
     answers, a loop, or a final answer that is no option); None when there is no statement at all."""
@@ -276,8 +287,6 @@ def committed(statements: list[Statement], text: str) -> tuple[str, ...] | None:
     chosen = strong or [s for s in statements if s.weak]
     if not chosen:
         return ()
-    if len(chosen) >= 2 * _LOOP_REPEATS - 1:
-        counts = Counter(s.letters for s in chosen if s.letters)
-        if counts and max(counts.values()) >= _LOOP_REPEATS and len(counts) >= _LOOP_REPEATS:
-            return ()  # cycling through the letters until the token limit
+    if len(chosen) >= 2 * _LOOP_MIN_PERIOD and _is_loop([s.letters for s in chosen]):
+        return ()  # cycling through the same letters until the token limit
     return chosen[-1].letters
