@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+
 @dataclass(frozen=True)
 class _Rule:
     """One way of stating an answer, found from an anchor word so that matching stays fast.

@@ -189,10 +189,10 @@ def runaway_at(text: str, start: int, lowered: str | None = None) -> int | None:
     cut = found.start() if found else None
     end = cut if cut is not None else len(text)
     # the plain tests first: these patterns cannot skip ahead to a literal on their own
-    if lowered.find("question", start, end) >= 0 or lowered.find("problem", start, end) >= 0:
-        if (announced := _NEXT_QUESTION.search(text, start, end)) is not None:
-            cut = text.rfind("\n", start, announced.start()) + 1 or announced.start()
-            end = cut
+    asks = lowered.find("question", start, end) >= 0 or lowered.find("problem", start, end) >= 0
+    if asks and (announced := _NEXT_QUESTION.search(text, start, end)) is not None:
+        cut = text.rfind("\n", start, announced.start()) + 1 or announced.start()
+        end = cut
     at, seen = lowered.find("answer", start, end), 0
     while at >= 0 and seen < _MAX_HITS:  # "Answer:" lines, found from the word (a line pattern scans every position)
         seen += 1

@@ -194,7 +194,7 @@ def rescue_samples(paths: list[Path], settings: JudgeSettings, output_path: Path
         "results": results,
         "n-samples": n_samples,
         "config": {"model": source.get("model"), "model_args": source.get("model_args"),
-                   "judged_from": [str(p) for p in paths]},  # fmt: skip
+                   "judged_from": [str(p) for p in paths]},
         "judge": {**settings.public(), "mode": "extract", "rescue": result.summary()},
         "medxpert_ext_version": __version__,
         "date": stamp,
