@@ -92,15 +92,19 @@ class ExtractChoice(Filter):
 
     def apply(self, resps: Iterable[list[str]], docs: list[dict]) -> list[list[str]]:
         resps = list(resps)
-        out = []
+        out, firsts = [], []
         for responses, doc in zip(resps, docs):
             picked = []
             for response in responses:
                 got = extract_for_doc(doc, response)
                 picked.append(got.letter if got.letter else f"{NO_ANSWER_PREFIX}{got.reason}]")
+                if len(picked) == 1:
+                    firsts.append((response, got))
+            if not responses:
+                firsts.append((None, extract_for_doc(doc, None)))
             out.append(picked)
         if docs and docs[0].get("rescue") == "judge":
-            out = _rescued(resps, docs, out)
+            out = _rescued(firsts, docs, out)
         return out
 
 
@@ -124,7 +128,7 @@ def _judge_settings_from(overrides: dict[str, Any]):
     return JudgeSettings.from_env(**{k: v for k, v in judge.items() if v is not None})
 
 
-def _rescued(resps: list[list[str]], docs: list[dict], picked: list[list[str]]) -> list[list[str]]:
+def _rescued(firsts: list[tuple[str | None, Any]], docs: list[dict], picked: list[list[str]]) -> list[list[str]]:
     """The judge rescue over the whole task at once (its requests run concurrently), as JSON records."""
     import json
     import logging
@@ -134,9 +138,8 @@ def _rescued(resps: list[list[str]], docs: list[dict], picked: list[list[str]]) 
 
     overrides = {k: v for k, v in (docs[0].get("judge") or {}).items() if v is not None}
     settings = JudgeSettings.from_env(**overrides)
-    firsts = [r[0] if r else None for r in resps]
-    rules = [extract_for_doc(doc, response) for doc, response in zip(docs, firsts)]
-    result = rescue_letters(docs, firsts, rules, settings)
+    rules = [got for _, got in firsts]
+    result = rescue_letters(docs, [response for response, _ in firsts], rules, settings)
     log = logging.getLogger("medxpert_ext.judge")
     log.info("rescue %s: %d of %d samples unread by the rules, %d rescued, %d still unread (%d judge errors); "
              "%d requests, %d cached", settings.model, result.sent, len(docs), result.n_rescued,
