@@ -1,20 +1,28 @@
-"""Throughput benchmark for medxpert_ext.extract, plus the extractor corpus accuracy.
+"""Throughput benchmark for medxpert_ext.extract, plus the extractor's accuracy on its corpus and real dev set.
 
 Generates a deterministic mix of realistic responses (chain-of-thought paragraphs that mention several options
 and restate the stem, then a commitment in one of the styles real models use, or no commitment at all), then
 times extract + scoring against gold on one core. Every generated response also carries the letter the
 extractor should read, so the run doubles as a check that the fast path is the correct path.
 
-    /work/venv/bin/python scripts/bench_extract.py [--n 20000] [--seed 1234]
+Then: the worst case over 1 MB pathological inputs (target: none over 50 ms), and agreement with the
+hand labels of ``tests/data/extractor_dev_real.jsonl`` by failure class (options not passed, like the
+``medxpert extract`` CLI), optionally next to the extractor of an older git revision.
+
+    python scripts/bench_extract.py [--n 20000] [--seed 1234] [--baseline-rev f061c8e]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import random
+import subprocess
 import sys
+import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 from medxpert_ext.extract import extract, parse_letters  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "extractor_corpus.jsonl"
+DEV = ROOT / "tests" / "data" / "extractor_dev_real.jsonl"
+MB = 1 << 20
 
 QUESTIONS: tuple[dict[str, str], ...] = (
     {
@@ -177,30 +187,135 @@ def corpus_accuracy(path: Path = CORPUS) -> tuple[int, int, list[str]]:
     return correct, len(rows), failures
 
 
+def pathological(size: int = MB) -> dict[str, str]:
+    """Hostile inputs of ``size`` characters: each stresses one part (anchors, lines, lists, JSON, reasoning)."""
+    def fill(unit: str) -> str:
+        return (unit * (size // len(unit) + 1))[:size]
+
+    nested = '{"a": ' * (size // 12) + '"C"' + "}" * (size // 12)
+    return {
+        "one_repeated_line": fill("The answer is (B) because the findings fit option C best.\n"),
+        "no_newlines": fill("Option B is less likely because of hypotension and A 45-year-old man. "),
+        "deep_json": (nested + ' {"answer": "C"}')[-size:] if len(nested) > size else nested,
+        "answer_phrase_repeated": fill("answer: "),
+        "letter_lines": fill("A. x\nB. y\nC. z\nAnswer: (D)\n"),
+        "bold_spam": fill("**A** "),
+        "letter_list": "Answer: " + fill("A, "),
+        "cjk_repeated": fill("答案是"),
+        "think_never_closed": "<think>" + fill("reasoning "),
+        "closing_tags": fill("</think> C "),
+        "whitespace": "Answer" + " " * size + "x",
+        "question_headers": fill("Answer: C\nQuestion: next?\n"),
+    }
+
+
+def worst_times(inputs: dict[str, str], repeats: int = 5) -> dict[str, float]:
+    """Best-of-``repeats`` CPU seconds of one extract call per input (CPU time and best-of: a busy machine's
+    scheduling is not the extractor's cost)."""
+    times = {}
+    for name, text in inputs.items():
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.process_time()
+            extract(text, "ABCDE", {"A": "Aspirin", "C": "Metoprolol"})
+            best = min(best, time.process_time() - start)
+        times[name] = best
+    return times
+
+
+def load_extract_at(rev: str) -> Callable:
+    """``extract`` of the extractor at git revision ``rev`` (a single-file module then), for before/after."""
+    for path in ("medxpert_ext/extract.py", "medxpert_ext/extract/__init__.py"):
+        shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"], capture_output=True, text=True, check=False)
+        if shown.returncode == 0 and "from ." not in shown.stdout:
+            with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+                fh.write(shown.stdout)
+            spec = importlib.util.spec_from_file_location(f"extract_{rev}", fh.name)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            return module.extract
+    raise SystemExit(f"no single-file extractor at revision {rev}")
+
+
+def relative_rates(runs: dict[str, Callable], cases: list[Case], rounds: int = 5) -> dict[str, float]:
+    """Responses per CPU-second of each extractor, interleaved and best-of, so a busy machine hurts all alike."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(rounds):
+        for label, run in runs.items():
+            start = time.process_time()
+            for case in cases:
+                run(case.response, case.letters, case.options)
+            best[label] = min(best[label], time.process_time() - start)
+    return {label: len(cases) / seconds for label, seconds in best.items()}
+
+
+def dev_agreement(run: Callable = extract, path: Path = DEV) -> dict[str, dict]:
+    """Per failure class: agreement with the hand label, letters read where the label is none (guessed), and
+    the cases missed, as {"class": {"agree": n, "total": n, "guessed": [...], "misses": [...]}} plus "all"."""
+    table: dict[str, dict] = defaultdict(lambda: {"agree": 0, "total": 0, "guessed": [], "misses": []})
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        got = run(row["response"], parse_letters(row["letters"]))
+        for key in (row["class"], "all"):
+            cell = table[key]
+            cell["total"] += 1
+            cell["agree"] += got.letter == row["expected"]
+            if got.letter != row["expected"]:  # guessed: a letter where the model committed to none or another
+                kind = "guessed" if got.letter is not None else "misses"
+                cell[kind].append(f"{row['id']} (label {row['expected']}, read {got.letter} [{got.reason}])")
+    return dict(table)
+
+
 def main() -> None:
-    """Generate, time extract + scoring, and print throughput, agreement and corpus accuracy."""
+    """Generate, time extract + scoring, and print throughput, agreement, pathological timings and accuracy."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--baseline-rev", help="also score the dev set with the extractor at this git revision")
     args = parser.parse_args()
 
     cases = generate(args.n, args.seed)
     size = sum(len(c.response) for c in cases)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     scored = agreed = 0
     for case in cases:
         letter = extract(case.response, case.letters, case.options).letter
         scored += letter == case.gold
         agreed += letter == case.intended
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
 
     print(f"responses: {len(cases)} (mean {size / len(cases) / 1024:.2f} KB, seed {args.seed})")
-    print(f"extract + score: {seconds:.2f} s total, {len(cases) / seconds:,.0f} responses/s")
+    print(f"extract + score: {seconds:.2f} s total, {len(cases) / seconds:,.0f} responses/s "
+          f"({len(cases) / cpu:,.0f}/s of CPU time, one core)")
     print(f"extractor read the intended letter (or no answer) on {agreed}/{len(cases)} = {agreed / len(cases):.2%}")
     print(f"simulated model accuracy vs gold: {scored / len(cases):.2%}")
     correct, total, failures = corpus_accuracy()
     failing = f"; failing: {', '.join(failures)}" if failures else ""
     print(f"corpus accuracy: {correct}/{total} = {correct / total:.2%}{failing}")
+
+    times = worst_times(pathological())
+    print("pathological 1 MB inputs (CPU time, best of 5, target < 50 ms each):")
+    for name, secs in sorted(times.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:24s} {secs * 1000:7.1f} ms{'  OVER 50 ms' if secs > 0.05 else ''}")
+
+    columns = [("now", dev_agreement())]
+    if args.baseline_rev:
+        baseline = load_extract_at(args.baseline_rev)
+        columns.insert(0, (args.baseline_rev, dev_agreement(baseline)))
+        rates = relative_rates({args.baseline_rev: baseline, "now": extract}, cases[:2000])
+        print("CPU-time throughput, interleaved best of 5 on 2,000 of the responses: "
+              + ", ".join(f"{label} {rate:,.0f}/s" for label, rate in rates.items()))
+    print(f"real dev set {DEV.name}: agreement with the hand labels by class (guessed = a letter read that is not"
+          " the label: the model committed to none or to another)")
+    for key in sorted(columns[-1][1], key=lambda k: (k == "all", k)):
+        cells = [f"{label}: {c[key]['agree']}/{c[key]['total']} = {c[key]['agree'] / c[key]['total']:.3f}"
+                 f" ({len(c[key]['guessed'])} guessed)" for label, c in columns]  # fmt: skip
+        print(f"  {key:22s} " + " | ".join(cells))
+    for kind in ("guessed", "misses"):
+        for case in columns[-1][1]["all"][kind]:
+            print(f"  still {kind[:-2] if kind == 'guessed' else 'missed'}: {case}")
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def test_messages_are_deterministic_and_system_is_constant():
         other = build_messages(make("something completely different </response>"))
         assert other[0] == first[0]  # the system message never depends on the item
         assert SYSTEM_PROMPTS[mode] == first[0]["content"]
-    assert len(set(SYSTEM_PROMPTS.values())) == 3
+    assert len(set(SYSTEM_PROMPTS.values())) == 4  # exact, open, statements, extract
     assert isinstance(PROMPT_VERSION, str) and PROMPT_VERSION
 
 

@@ -71,21 +71,51 @@ def judge(
     cache: Annotated[Optional[Path], typer.Option(help="verdict cache (SQLite) [env MEDXPERT_JUDGE_CACHE]")] = None,
     output_path: Annotated[Path, typer.Option(help="where the judged results go")] = Path("judged"),
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    mode: Annotated[str, typer.Option(help='"grade": grade every answer; "extract": the judge reads only the MCQ '
+                                           "responses the rule extractor could not (acc_rescued)")] = "grade",
 ) -> None:
     """Re-score lm-eval samples with an LLM judge (any OpenAI-compatible endpoint), offline from the model run."""
     from pydantic import ValidationError
 
-    from ..judge.offline import SamplesError, judge_samples
+    from ..judge.offline import SamplesError, judge_samples, rescue_samples
     from ..judge.settings import JudgeSettings
 
+    if mode not in ("grade", "extract"):
+        fail(f"--mode {mode!r}: expected 'grade' or 'extract'")
     try:
         settings = JudgeSettings.from_env(base_url=base_url, model=model, api_key_env=api_key_env,
                                           concurrency=concurrency, timeout=timeout, max_retries=max_retries,
                                           token_budget=token_budget, cache_path=cache)  # fmt: skip
-        results_file = judge_samples(samples, settings, output_path.resolve(), progress=progress)
+        run = rescue_samples if mode == "extract" else judge_samples
+        results_file = run(samples, settings, output_path.resolve(), progress=progress)
     except (ValueError, ValidationError, SamplesError) as exc:
         fail(str(exc))
-    _print_judged(results_file)
+    if mode == "extract":
+        _print_rescued(results_file)
+    else:
+        _print_judged(results_file)
+
+
+def _print_rescued(results_file: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    data = json.loads(results_file.read_text())
+    table = Table(title=f"rescued by {data['judge']['model']}", title_justify="left")
+    for col in ("task", "n", "acc (rules)", "acc_rescued", "rescued", "extract_fail", "unread"):
+        table.add_column(col, justify="left" if col == "task" else "right")
+    for task, row in data["results"].items():
+        table.add_row(task, str(data["n-samples"][task]["effective"]),
+                      *(f"{row[f'{k},rescue']:.4f}" for k in ("acc", "acc_rescued", "rescued", "extract_fail", "unread")))  # fmt: skip
+    console = Console()
+    console.print(table)
+    r = data["judge"]["rescue"]
+    console.print(f"sent to the judge {r['sent']} (cached {r['cached']}, requests {r['requests']}), "
+                  f"tokens {r['usage']['prompt_tokens']} prompt + {r['usage']['completion_tokens']} completion")  # fmt: skip
+    if r["judge_errors"]:
+        console.print(f"[yellow]{r['judge_errors']} samples could not be read by the judge (left unread): rerun "
+                      "the same command to retry them; readings already received are cached.[/yellow]")  # fmt: skip
+    console.print(f"[bold]results[/bold] {results_file}")
 
 
 def _print_judged(results_file: Path) -> None:

@@ -5,9 +5,9 @@ adapter, so the same output gets the same score in both harnesses.
 Run-level settings reach the tasks through lm-eval's metadata (``--metadata '{"data_dir": ..., "think_end":
 ...}'``; lm-eval also passes every model arg), which lm-eval hands to ``custom_dataset`` only. Filters see
 nothing but responses and docs, so the settings a filter needs (``think_end``; the judge endpoint of the
-``*_judge`` variants, never its key) are stored on each doc, where ``--log_samples`` also records them. So is
-``max_image_edge`` (docs with images only, when set), which ``doc_to_image`` reads: images are sent as they are
-unless it asks for them to be shrunk.
+``*_judge`` variants and of ``"rescue": "judge"``, never its key) are stored on each doc, where
+``--log_samples`` also records them. So is ``max_image_edge`` (docs with images only, when set), which
+``doc_to_image`` reads: images are sent as they are unless it asks for them to be shrunk.
 """
 
 from __future__ import annotations
@@ -70,13 +70,22 @@ def _max_image_edge(value: Any) -> int | None:
     return edge
 
 
+RESCUE_MODES = ("none", "judge")
+
+
 def task_loader(name: str, *, judge: bool = False) -> Callable[..., dict[str, Any]]:
     """A ``custom_dataset`` callable for one pack task by canonical name (lm-eval calls it with metadata + model
-    args); ``judge`` adds the judge settings the ``*_judge`` filters read."""
+    args); ``judge`` adds the judge settings the ``*_judge`` filters read.
+
+    ``--metadata '{"rescue": "judge"}'`` on multiple-choice tasks: the judge reads what the rules could not
+    (``ExtractChoice``)."""
     spec = get_task(name)
 
-    def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
-        return _as_dataset(spec.load(data_dir), think_end, meta, judge=judge)
+    def load(data_dir: str | None = None, think_end: str | None = None, rescue: str | None = None,
+             **meta: Any) -> dict[str, Any]:  # fmt: skip
+        docs = spec.load(data_dir)
+        mode = _rescue_mode(rescue, meta, judge=judge) if spec.kind == "mcq" else "none"
+        return _as_dataset(docs, think_end, meta, judge=judge or mode == "judge", extra={"rescue": mode})
 
     load.__name__ = f"load_{name}"
     return load
@@ -96,17 +105,75 @@ def doc_to_image(doc: dict) -> list:
 
 
 class ExtractChoice(Filter):
-    """Response -> committed option letter, or ``[no answer: <reason>]`` (kept readable in --log_samples)."""
+    """Response -> committed option letter, or ``[no answer: <reason>]`` (kept readable in --log_samples).
+
+    With ``"rescue": "judge"`` the first response of each doc becomes a JSON record instead: the rule letter
+    and reason, and the letter the judge read where the rules read none (``medxpert_ext.judge.rescue``)."""
 
     def apply(self, resps: Iterable[list[str]], docs: list[dict]) -> list[list[str]]:
-        out = []
+        resps = list(resps)
+        out, firsts = [], []
         for responses, doc in zip(resps, docs):
             picked = []
             for response in responses:
                 got = extract_for_doc(doc, response)
                 picked.append(got.letter if got.letter else f"{NO_ANSWER_PREFIX}{got.reason}]")
+                if len(picked) == 1:
+                    firsts.append((response, got))
+            if not responses:
+                firsts.append((None, extract_for_doc(doc, None)))
             out.append(picked)
+        if docs and docs[0].get("rescue") == "judge":
+            out = _rescued(firsts, docs, out)
         return out
+
+
+def _rescue_mode(rescue: Any, meta: dict[str, Any], *, judge: bool) -> str:
+    """``--metadata rescue``: "none" (default) or "judge"; the judge endpoint is checked before generation."""
+    from ..data import DataError
+
+    mode = str(rescue or "none")
+    if mode not in RESCUE_MODES:
+        raise DataError(f"--metadata rescue={rescue!r}: expected one of {RESCUE_MODES}")
+    if mode == "judge" and not judge:
+        _judge_settings_from(meta)  # a missing endpoint fails here, before any generation
+        return mode
+    return "none"
+
+
+def _judge_settings_from(overrides: dict[str, Any]):
+    from ..judge.settings import JudgeSettings
+
+    judge = {field: _str_or_none(overrides.get(key)) for key, field in JUDGE_METADATA.items()}
+    return JudgeSettings.from_env(**{k: v for k, v in judge.items() if v is not None})
+
+
+def _rescued(firsts: list[tuple[str | None, Any]], docs: list[dict], picked: list[list[str]]) -> list[list[str]]:
+    """The judge rescue over the whole task at once (its requests run concurrently), as JSON records."""
+    import json
+    import logging
+
+    from ..judge.rescue import rescue_letters
+    from ..judge.settings import JudgeSettings
+
+    overrides = {k: v for k, v in (docs[0].get("judge") or {}).items() if v is not None}
+    settings = JudgeSettings.from_env(**overrides)
+    rules = [got for _, got in firsts]
+    result = rescue_letters(docs, [response for response, _ in firsts], rules, settings)
+    log = logging.getLogger("medxpert_ext.judge")
+    log.info("rescue %s: %d of %d samples unread by the rules, %d rescued, %d still unread (%d judge errors); "
+             "%d requests, %d cached", settings.model, result.sent, len(docs), result.n_rescued,
+             sum(x is None for x in result.letters), result.errors, result.requests, result.cached)  # fmt: skip
+    if result.errors:
+        log.warning("%d samples could not be read by the judge (judge_error, left unread); rerun the same command "
+                    "to retry them - verdicts already received are cached", result.errors)  # fmt: skip
+    out = []
+    for i, (rule, verdict) in enumerate(zip(rules, result.verdicts)):
+        record = {"letter": rule.letter, "reason": rule.reason, "rescued_letter": result.letters[i],
+                  "rescued": result.rescued[i], "judge_status": verdict.status if verdict else None,
+                  "judge_error": verdict.error if verdict else None}  # fmt: skip
+        out.append([json.dumps(record, ensure_ascii=False), *picked[i][1:]])
+    return out
 
 
 def is_answer(value: Any) -> bool:
@@ -114,8 +181,18 @@ def is_answer(value: Any) -> bool:
 
 
 def process_results(doc: dict, results: list[str]) -> dict[str, float]:
-    """``acc``: extracted letter == gold (no answer counts as wrong); ``extract_fail``: no answer was read."""
+    """``acc``: extracted letter == gold (no answer counts as wrong); ``extract_fail``: no answer was read.
+    With the judge rescue also ``acc_rescued`` (rescued letters where the rules read none) and ``rescued``
+    (share of samples whose letter came from the judge); ``acc`` stays the rules-only number."""
     pred = results[0]
+    if isinstance(pred, str) and pred.startswith("{"):
+        import json
+
+        from ..judge.rescue import rescue_scores
+
+        record = json.loads(pred)
+        rescued = rescue_scores(doc["answer"], record["letter"], record["rescued_letter"], record["rescued"])
+        return mcq_scores(doc, record["letter"]) | rescued
     return mcq_scores(doc, pred if is_answer(pred) else None)
 
 

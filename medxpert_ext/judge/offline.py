@@ -1,5 +1,9 @@
 """``medxpert judge``: re-score lm-eval samples files after the evaluated model has released the GPU.
 
+``--mode extract`` (:func:`rescue_samples`) instead lets the judge read only the MCQ responses the rules could
+not, and writes ``<task>_rescue`` results: ``acc`` (rules only, as the run reported it), ``acc_rescued``,
+``rescued`` (share of samples read by the judge), ``extract_fail`` (rules) and ``unread`` (after the rescue).
+
 Reads ``samples_<task>_<time>.jsonl`` of our multiple-choice and open-VQA tasks, judges every response (cached verdicts cost
 nothing), and writes an lm-eval-shaped ``results_<time>.json`` (task ``<task>_judge``, metric keys
 ``judge_acc,judge`` ...) plus per-sample verdicts, under ``<output>/<the samples' model folder>/`` so the
@@ -142,3 +146,59 @@ def _source_config(folder: Path) -> dict[str, Any]:
         if "judge" not in data:
             return data.get("config") or {}
     return {}
+
+
+def rescue_samples(paths: list[Path], settings: JudgeSettings, output_path: Path, *, progress: bool = True) -> Path:
+    """``medxpert judge --mode extract``: the judge rescue over lm-eval samples files of MCQ tasks."""
+    from ..metrics.mcq import extract_for_doc
+    from .rescue import rescue_letters, rescue_scores
+
+    tasks = [read_samples_file(p) for p in paths]
+    for path, (_, entries) in zip(paths, tasks):
+        if any(not doc.get("letters") for doc, _ in entries):
+            raise SamplesError(f"{path}: --mode extract needs multiple-choice samples (docs with 'letters')")
+    docs = [doc for _, entries in tasks for doc, _ in entries]
+    responses = [resp for _, entries in tasks for _, resp in entries]
+    rules = [extract_for_doc(doc, resp) for doc, resp in zip(docs, responses)]
+    result = rescue_letters(docs, responses, rules, settings, progress=progress)
+
+    stamp = datetime.now().strftime("%Y-%m-%dT%H-%M-%S.%f")
+    folder = output_path / paths[0].parent.name
+    folder.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[str, Any]] = {}
+    n_samples: dict[str, dict[str, int]] = {}
+    at = 0
+    for task, entries in tasks:
+        name, rows = f"{task}_rescue", []
+        with open(folder / f"samples_{name}_{stamp}.jsonl", "w", encoding="utf-8") as fh:
+            for i, (doc, resp) in enumerate(entries):
+                rule, letter, verdict = rules[at], result.letters[at], result.verdicts[at]
+                metrics = rescue_scores(doc["answer"], rule.letter, letter, result.rescued[at]) | {
+                    "extract_fail": float(rule.letter is None), "unread": float(letter is None)}
+                record = {"rule_letter": rule.letter, "rule_reason": rule.reason, "letter": letter,
+                          "rescued": result.rescued[at], "judge_status": verdict.status if verdict else None,
+                          "judge_error": verdict.error if verdict else None}  # fmt: skip
+                fh.write(json.dumps({"doc_id": i, "doc": doc, "resps": [[resp]], "filtered_resps": [record],
+                                     "filter": "rescue", **metrics}, ensure_ascii=False) + "\n")  # fmt: skip
+                rows.append(metrics)
+                at += 1
+        row: dict[str, Any] = {"alias": name}
+        for key in ("acc", "acc_rescued", "rescued", "extract_fail", "unread"):
+            values = [r[key] for r in rows]
+            row[f"{key},rescue"] = sum(values) / len(values) if values else float("nan")
+            row[f"{key}_stderr,rescue"] = _stderr(values)
+        results[name] = row
+        n_samples[name] = {"original": len(entries), "effective": len(entries)}
+    source = _source_config(paths[0].parent)
+    out = {
+        "results": results,
+        "n-samples": n_samples,
+        "config": {"model": source.get("model"), "model_args": source.get("model_args"),
+                   "judged_from": [str(p) for p in paths]},
+        "judge": {**settings.public(), "mode": "extract", "rescue": result.summary()},
+        "medxpert_ext_version": __version__,
+        "date": stamp,
+    }
+    results_file = folder / f"results_{stamp}.json"
+    results_file.write_text(json.dumps(out, indent=2, ensure_ascii=False))
+    return results_file

@@ -74,7 +74,7 @@ async def _judge(items: Sequence[JudgeItem], settings: JudgeSettings, progress: 
     pending: dict[str, list[int]] = defaultdict(list)  # duplicates of one item are judged once
     try:
         for i, item in enumerate(items):
-            key = VerdictCache.key(settings.model, modes.PROMPT_VERSION, item)
+            key = VerdictCache.key(settings.model, modes.prompt_version(item.mode), item)
             hit = cache.get(key) if key not in pending else None
             if hit is not None:
                 verdicts[i] = hit
@@ -142,7 +142,7 @@ async def _judge_one(client: JudgeClient, cache: VerdictCache, key: str, item: J
         return Verdict(status="judge_error", error=f"internal: {type(exc).__name__}: {exc}")
     verdict = replace(verdict, usage=usage, cached=False)
     try:
-        cache.put(key, item, verdict, judge_model=settings.model, prompt_version=modes.PROMPT_VERSION)
+        cache.put(key, item, verdict, judge_model=settings.model, prompt_version=modes.prompt_version(item.mode))
     except sqlite3.Error as exc:  # disk full, lock held > busy_timeout: keep the verdict, lose only its caching
         client.faults["cache_write"] += 1
         log.warning("judge: could not cache the verdict of %s/%s: %s", item.task, item.sample_id, exc)

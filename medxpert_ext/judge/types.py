@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Mode = Literal["exact", "open", "statements"]
+Mode = Literal["exact", "open", "statements", "extract"]
 Status = Literal["correct", "incorrect", "judge_error"]
 StatementLabel = Literal["supported", "contradicted", "not_mentioned"]
 
@@ -17,6 +17,7 @@ class JudgeItem:
     exact:      ``gold`` is the correct option letter (plus ``options`` text for context); HLE-style verdict.
     open:       ``gold`` is the reference answer of an open question; correct / incorrect.
     statements: ``statements`` are checked one by one against ``response`` (``gold`` unused, may be "").
+    extract:    which option letter ``response`` committed to; ``gold`` holds the valid letters ("ABCDE").
     """
 
     task: str

@@ -23,8 +23,3 @@ def mcq_scores(doc: Mapping[str, Any], letter: str | None) -> dict[str, float]:
     """Per-sample ``acc`` and ``extract_fail`` for an already extracted letter (None = no answer read)."""
     return {"acc": float(letter is not None and letter == doc["answer"]), "extract_fail": float(letter is None)}
 
-
-def score_mcq(doc: Mapping[str, Any], response: str | None) -> dict[str, Any]:
-    """Response -> per-sample scores plus what was read (``pred``) and, when nothing was, why (``reason``)."""
-    got = extract_for_doc(doc, response)
-    return mcq_scores(doc, got.letter) | {"pred": got.letter, "reason": got.reason}

@@ -57,21 +57,35 @@ class _Evaluator(BaseEvaluator):
 
 
 class McqEvaluator(_Evaluator):
-    """``acc`` / ``extract_fail`` with the pack's extractor (MedXpertQA, the MCQ suite, PMC-VQA, OmniMedVQA)."""
+    """``acc`` / ``extract_fail`` with the pack's extractor (MedXpertQA, the MCQ suite, PMC-VQA, OmniMedVQA).
+
+    ``rescue="judge"``: the responses the rules could not read go to the judge in extraction-only mode (the same
+    core and cache as lm-eval's ``--metadata '{"rescue": "judge"}'``); ``acc`` stays rules-only and
+    ``acc_rescued`` / ``rescued`` are added."""
+
+    def __init__(self, task: str | None = None, rescue: str = "none", **judge: Any) -> None:
+        super().__init__(task, **judge)
+        if rescue not in ("none", "judge"):
+            raise ValueError(f"rescue={rescue!r}: expected 'none' or 'judge'")
+        self.rescue = rescue
 
     def records(self, docs, predictions):
-        from ...metrics.mcq import mcq_scores, score_mcq
+        from ...extract import Extraction
+        from ...metrics.mcq import extract_for_doc, mcq_scores
 
-        out = []
-        for doc, pred in zip(docs, predictions):
-            text = final_text(pred)
-            if text is None:  # the model's reasoning never closed (postprocess.strip_think)
-                out.append({"pred": None, "reason": "unterminated_think", "correct": False,
-                            "scores": mcq_scores(doc, None)})  # fmt: skip
-                continue
-            got = score_mcq(doc, text)
-            out.append({"pred": got["pred"], "reason": got["reason"], "correct": bool(got["acc"]),
-                        "scores": {"acc": got["acc"], "extract_fail": got["extract_fail"]}})  # fmt: skip
+        texts = [final_text(p) for p in predictions]
+        # None: the model's reasoning never closed (postprocess.strip_think) -- no answer, as in lm-eval
+        rules = [extract_for_doc(d, t) if t is not None else Extraction(None, "unterminated_think")
+                 for d, t in zip(docs, texts)]  # fmt: skip
+        out = [{"pred": r.letter, "reason": r.reason, "correct": r.letter == d["answer"],
+                "scores": mcq_scores(d, r.letter)} for d, r in zip(docs, rules)]  # fmt: skip
+        if self.rescue == "judge":
+            from ...judge.rescue import rescue_letters, rescue_scores
+
+            result = rescue_letters(docs, [t or "" for t in texts], rules, self._settings(), progress=False)
+            for i, (doc, rec) in enumerate(zip(docs, out)):
+                rec["scores"] |= rescue_scores(doc["answer"], rules[i].letter, result.letters[i], result.rescued[i])
+                rec["rescued_pred"] = result.letters[i]
         return out
 
 
