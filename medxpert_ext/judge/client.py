@@ -24,8 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import openai
-from openai.types.chat import ChatCompletion
+from ..errors import require
+
+openai = require("openai", "the LLM judge (medxpert judge, the *_judge tasks)")
+ChatCompletion = require("openai.types.chat", "the LLM judge").ChatCompletion
 
 from .settings import NO_KEY, JudgeSettings
 from .types import Usage
