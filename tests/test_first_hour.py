@@ -74,3 +74,35 @@ def test_demo_without_torch_is_one_line(tmp_path):
     res = _run_cli_without("torch", ["demo", "--output-path", str(tmp_path / "out")], tmp_path)
     assert res.returncode == 2, res.stderr
     assert "pip install 'medxpert-ext[hf]'" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.e2e
+def test_plain_lm_eval_fits_the_default_budget_to_a_short_context(tiny_model_dir, tmp_path):
+    """The README's plain-lm-eval path with the task's default max_gen_toks (4096) on a model whose context is
+    shorter (lm-eval used to stop with an AssertionError at the first batch)."""
+    import shutil
+
+    from medxpert_ext.resources import PACKAGE_DATA, tasks_dir
+
+    lm_eval = shutil.which("lm_eval", path=str(Path(sys.executable).parent)) or shutil.which("lm_eval")
+    proc = subprocess.run(
+        [lm_eval, "--model", "hf", "--model_args", f"pretrained={tiny_model_dir},dtype=float32,max_length=160",
+         "--tasks", "medxpert_text_sampled", "--include_path", str(tasks_dir()), "--limit", "2",
+         "--batch_size", "2", "--metadata", json.dumps({"data_dir": str(PACKAGE_DATA / "demo")}),
+         "--output_path", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "max_gen_toks 4096 does not fit the model's 160-token context: generating at most 80 tokens" in proc.stderr
+    (results_file,) = (tmp_path / "out").rglob("results_*.json")
+    assert json.loads(results_file.read_text())["n-samples"]["medxpert_text_sampled"]["effective"] == 2
+
+
+def test_fit_budget_keeps_a_budget_that_fits_and_cuts_one_that_does_not():
+    from medxpert_ext.harness.lmeval_compat import fit_budget
+
+    kw = {"until": [], "max_gen_toks": 512}
+    assert fit_budget(kw, 2048, 256) == (kw, None)
+    assert fit_budget({"until": [], "max_gen_toks": 4096}, 2048, 256) == ({"until": [], "max_gen_toks": 1024}, 4096)
+    assert fit_budget({"max_new_tokens": 9000}, 4096, 256) == ({"max_gen_toks": 2048}, 9000)
+    assert fit_budget({}, 200, 256) == ({"max_gen_toks": 100}, 256)

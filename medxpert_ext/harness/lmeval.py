@@ -20,9 +20,10 @@ from ..data import Benchmark, load_docs
 from ..metrics.aggregate import calibration, judged_mean, total  # noqa: F401  (aggregations named by the YAMLs)
 from ..metrics.mcq import extract_for_doc, mcq_scores
 from ..prompts import mcq_prompt
-from .lmeval_compat import patch_mixed_modalities
+from .lmeval_compat import patch_generation_budget, patch_mixed_modalities
 
 patch_mixed_modalities()
+patch_generation_budget()
 
 NO_ANSWER_PREFIX = "[no answer: "
 
@@ -44,6 +45,8 @@ def _as_dataset(docs: list[dict], think_end: str | None, meta: dict[str, Any], *
     """Docs + the run settings filters need (see the module docstring) -> lm-eval's ``{split: Dataset}``."""
     import datasets
 
+    patch_mixed_modalities()  # lm-eval loads data after the model: the backend's module is imported by now
+    patch_generation_budget()
     judge_settings = {field: _str_or_none(meta.get(key)) for key, field in JUDGE_METADATA.items()}
     for doc in docs:
         doc |= {"think_end": think_end or None, **(extra or {})}
