@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from ..harness.lmeval_run import build_lm_eval_argv
-from . import data, demo, run, tools  # noqa: F401  (each registers its commands)
+from . import check, data, demo, run, tools  # noqa: F401  (each registers its commands)
 from .app import app
 
 __all__ = ["app", "build_lm_eval_argv", "main"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from lm_eval.api.filter import Filter
 
-from ..data import Benchmark, load_docs
+from ..data import Benchmark, DataSpec, load_docs, provenance
 from ..metrics.aggregate import calibration, judged_mean, total  # noqa: F401  (aggregations named by the YAMLs)
 from ..metrics.mcq import extract_for_doc, mcq_scores
 from ..prompts import mcq_prompt
@@ -59,10 +59,36 @@ def dataset_loader(bench: Benchmark, *, judge: bool = False) -> Callable[..., di
     """A ``custom_dataset`` callable for one benchmark (lm-eval calls it with metadata + model args)."""
 
     def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
-        return _as_dataset(load_docs(bench, data_dir), think_end, meta, judge=judge)
+        docs = load_docs(bench, data_dir)
+        record_provenance(DataSpec("mcq", bench=bench), data_dir)
+        return _as_dataset(docs, think_end, meta, judge=judge)
 
     load.__name__ = f"load_{bench.source}"
     return load
+
+
+def record_provenance(spec: DataSpec, data_dir: str | None) -> dict[str, Any] | None:
+    """Store where the data came from in the calling task's ``config.metadata`` (key ``medxpert_data``).
+
+    lm-eval writes every task's config, metadata included, into the results file (``configs.<task>.metadata``)
+    after the run, but hands ``custom_dataset`` only a copy of the metadata. The loader is called from
+    ``Task.download``, so the task is found on the call stack; if a future lm-eval calls it otherwise, nothing
+    is recorded (and ``medxpert lm-eval`` still adds it to the results file, see ``lmeval_run``).
+    """
+    import sys
+
+    record = provenance(spec, data_dir)
+    frame = sys._getframe(1)
+    for _ in range(8):
+        frame = frame.f_back
+        if frame is None:
+            break
+        task = frame.f_locals.get("self")
+        meta = getattr(getattr(task, "config", None), "metadata", None)
+        if isinstance(meta, dict) and getattr(task.config, "custom_dataset", None) is not None:
+            meta["medxpert_data"] = record
+            break
+    return record
 
 
 doc_to_text = mcq_prompt
@@ -159,7 +185,9 @@ def vqa_loader(name: str, answer_type: str | None = None, *, judge: bool = False
     def load(data_dir: str | None = None, think_end: str | None = None, **meta: Any) -> dict[str, Any]:
         from ..data import load_vqa_docs
 
-        return _as_dataset(load_vqa_docs(name, data_dir, answer_type=answer_type), think_end, meta, judge=judge)
+        docs = load_vqa_docs(name, data_dir, answer_type=answer_type)
+        record_provenance(DataSpec("vqa", name=name, answer_type=answer_type), data_dir)
+        return _as_dataset(docs, think_end, meta, judge=judge)
 
     load.__name__ = f"load_vqa_{name}_{answer_type or 'all'}"
     return load
@@ -236,7 +264,9 @@ def lfqa_loader(subset: str, *, judge: bool = False) -> Callable[..., dict[str, 
             _nli_scorer(_str_or_none(nli_model))  # a missing model fails here, before any generation
         extra = {"factuality": factuality, "nli_model": _str_or_none(nli_model),
                  "bertscore_model": _str_or_none(bertscore_model)}  # fmt: skip
-        return _as_dataset(load_medlfqa_docs(subset, data_dir), think_end, meta, judge=judge, extra=extra)
+        docs = load_medlfqa_docs(subset, data_dir)
+        record_provenance(DataSpec("lfqa", name=subset), data_dir)
+        return _as_dataset(docs, think_end, meta, judge=judge, extra=extra)
 
     load.__name__ = f"load_medlfqa_{subset}"
     return load
