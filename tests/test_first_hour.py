@@ -95,7 +95,15 @@ def test_plain_lm_eval_fits_the_default_budget_to_a_short_context(tiny_model_dir
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "max_gen_toks 4096 does not fit the model's 160-token context: generating at most 80 tokens" in proc.stderr
     (results_file,) = (tmp_path / "out").rglob("results_*.json")
-    assert json.loads(results_file.read_text())["n-samples"]["medxpert_text_sampled"]["effective"] == 2
+    results = json.loads(results_file.read_text())
+    assert results["n-samples"]["medxpert_text_sampled"]["effective"] == 2
+    # where the data came from, in the results file of a plain lm_eval run
+    import hashlib
+
+    data = results["configs"]["medxpert_text_sampled"]["metadata"]["medxpert_data"]
+    path = PACKAGE_DATA / "demo" / "medxpertqa" / "text_sampled.jsonl"
+    assert data["source"] == "local" and data["data_root"] == str((PACKAGE_DATA / "demo").resolve())
+    assert data["files"]["medxpertqa/text_sampled.jsonl"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_fit_budget_keeps_a_budget_that_fits_and_cuts_one_that_does_not():
