@@ -4,6 +4,7 @@ one line naming that extra (never an import traceback)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -114,3 +115,26 @@ def test_fit_budget_keeps_a_budget_that_fits_and_cuts_one_that_does_not():
     assert fit_budget({"until": [], "max_gen_toks": 4096}, 2048, 256) == ({"until": [], "max_gen_toks": 1024}, 4096)
     assert fit_budget({"max_new_tokens": 9000}, 4096, 256) == ({"max_gen_toks": 2048}, 9000)
     assert fit_budget({}, 200, 256) == ({"max_gen_toks": 100}, 256)
+
+
+def test_judge_run_where_nothing_is_judged_fails_and_writes_null(scripted_server, tmp_path):
+    from tests.scripted_server import Reply
+
+    server = scripted_server(lambda body: Reply(status=401))
+    samples = _sample_file(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDXPERT_", "OPENAI_"))}
+    env["MEDXPERT_JUDGE_API_KEY"] = "wrong-key"
+    res = subprocess.run([sys.executable, "-m", "medxpert_ext.cli", "judge", str(samples), "--base-url",
+                          server.base_url, "--model", "judge", "--cache", str(tmp_path / "c.sqlite"),
+                          "--output-path", str(tmp_path / "judged"), "--no-progress"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "no sample was judged: every one is judge_error (http_401=1)" in res.stderr
+    (results_file,) = (tmp_path / "judged").rglob("results_*.json")
+
+    def refuse(constant: str):
+        raise AssertionError(f"bare {constant} in the results JSON")
+
+    data = json.loads(results_file.read_text(), parse_constant=refuse)
+    row = data["results"]["medxpert_text_judge"]
+    assert row["judge_acc,judge"] is None and row["judge_error,judge"] == 1.0

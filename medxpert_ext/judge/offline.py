@@ -127,8 +127,25 @@ def judge_samples(paths: list[Path], settings: JudgeSettings, output_path: Path,
         "date": stamp,
     }
     results_file = folder / f"results_{stamp}.json"
-    results_file.write_text(json.dumps(out, indent=2, ensure_ascii=False))
+    # a metric with nothing to average over is null, never a bare NaN (invalid JSON for strict parsers)
+    results_file.write_text(json.dumps(_nan_to_none(out), indent=2, ensure_ascii=False, allow_nan=False))
     return results_file
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
+def nothing_judged(results: dict[str, Any]) -> bool:
+    """True when not one sample got a verdict (every one is judge_error): the run must not look like a success."""
+    total_samples = sum(n["effective"] for n in results["n-samples"].values())
+    return total_samples > 0 and results["judge"]["errors"] >= total_samples
 
 
 def _source_config(folder: Path) -> dict[str, Any]:
