@@ -96,3 +96,35 @@ def test_provenance_local_checksums_and_hub_revision():
             os.environ["MEDXPERT_DATA_DIR"] = env
     assert hub == {"source": "hub", "repo": "TsinghuaC3I/MedXpertQA", "revision": MEDXPERTQA_REVISION,
                    "config": "Text", "split": "test", "sampled": "text_sampled"}  # fmt: skip
+
+
+def test_only_the_pack_index_when_every_task_is_ours():
+    import lm_eval.tasks
+
+    from medxpert_ext.harness.lmeval_run import _ours_only_index, resolve_tasks
+    from medxpert_ext.resources import tasks_dir
+
+    includes = [str(tasks_dir())]
+    ours = resolve_tasks(["medxpert", "medbench_medqa"], includes)
+    assert ours.ours_only and "medxpert_mm_reasoning" in ours.leaves and "medbench_medqa" in ours.leaves
+    with _ours_only_index(True):  # what lm-eval's run builds inside
+        manager = lm_eval.tasks.TaskManager(include_path=includes)
+    assert "medxpert_text_sampled" in manager.all_tasks and "hellaswag" not in manager.all_tasks
+    assert lm_eval.tasks.TaskManager.__name__ == "TaskManager"  # restored afterwards
+    assert not resolve_tasks(["medxpert_text_sampled", "arc_easy"], includes).ours_only
+
+
+def test_api_backends_skip_only_the_torch_seed():
+    from types import SimpleNamespace
+
+    from medxpert_ext.harness.lmeval_run import _skip_torch_seed_for_api_models
+
+    api = SimpleNamespace(model="local-chat-completions", seed=None)
+    _skip_torch_seed_for_api_models(api)
+    assert api.seed == [0, 1234, None, 1234]
+    hf = SimpleNamespace(model="hf", seed=None)
+    _skip_torch_seed_for_api_models(hf)
+    assert hf.seed is None  # lm-eval's defaults, torch seeded
+    given = SimpleNamespace(model="local-chat-completions", seed=[1, 2, 3, 4])
+    _skip_torch_seed_for_api_models(given)
+    assert given.seed == [1, 2, 3, 4]

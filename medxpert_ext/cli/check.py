@@ -43,6 +43,36 @@ def check(
         typer.echo("no task of the pack among these (your own tasks exist)")
 
 
+class _PackIndex:
+    """The pack's task YAMLs read directly (a listing must not wait for lm-eval and its imports):
+    task names, and groups with their members."""
+
+    def __init__(self) -> None:
+        import yaml
+
+        from ..resources import tasks_dir
+
+        class Loader(yaml.SafeLoader):
+            pass
+
+        Loader.add_multi_constructor("!", lambda loader, suffix, node: None)  # !function: not needed here
+        self.tasks: list[str] = []
+        self.groups: dict[str, list[str]] = {}
+        for path in sorted(tasks_dir().rglob("*.yaml")):
+            cfg = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader) or {}
+            if "group" in cfg and isinstance(cfg.get("task"), list):
+                self.groups[cfg["group"]] = [t if isinstance(t, str) else t.get("task") for t in cfg["task"]]
+            elif isinstance(cfg.get("task"), str):
+                self.tasks.append(cfg["task"])
+        self.all_subtasks = sorted(self.tasks)
+        self.all_groups = sorted(self.groups)
+
+    def leaves(self, name: str) -> list[str]:
+        if name not in self.groups:
+            return [name]
+        return [leaf for member in self.groups[name] for leaf in self.leaves(member)]
+
+
 def _vqa_half(task: str, leaves: list[str]) -> bool:
     """A VQA set's closed (or open) task whose other half is in the same group: the two count as the set."""
     for half, other in (("_closed", "_open"), ("_open", "_closed")):
@@ -60,11 +90,9 @@ def _vqa_total(task: str) -> int | None:
 @app.command("tasks")
 def tasks_cmd() -> None:
     """The pack's tasks and groups with their published sizes (no data is read, lm-eval's index is not built)."""
-    from ..harness.lmeval_run import _task_manager, leaf_tasks
     from ..preflight import expected_size, task_needs
-    from ..resources import tasks_dir
 
-    manager = _task_manager([str(tasks_dir())], defaults=False)
+    manager = _PackIndex()
     sizes: dict[str, int | None] = {}
     for name in manager.all_subtasks:
         needs = task_needs(name)
@@ -75,7 +103,7 @@ def tasks_cmd() -> None:
 
     typer.echo("groups (questions, their tasks)")
     for group in manager.all_groups:
-        leaves = leaf_tasks(manager, group)
+        leaves = manager.leaves(group)
         known = [sizes.get(t) for t in leaves if not _vqa_half(t, leaves)]
         known += [_vqa_total(t) for t in leaves if _vqa_half(t, leaves) and t.endswith("_closed")]
         total = sum(k for k in known if k is not None) if all(k is not None for k in known) else None

@@ -218,6 +218,18 @@ def _ours_only_index(enabled: bool):
         lm_tasks.TaskManager = original
 
 
+# lm-eval backends that generate remotely: torch's random state never touches their output.
+API_BACKENDS = {"local-chat-completions", "local-completions", "openai-chat-completions", "openai-completions",
+                "azure-openai-chat-completions"}  # fmt: skip
+
+
+def _skip_torch_seed_for_api_models(args: Any) -> None:
+    """lm-eval imports torch only to seed it (seconds of a run's start, more on a loaded node). With an API
+    backend torch draws nothing, so unless the user set --seed, its slot is left unset (recorded as null)."""
+    if getattr(args, "model", None) in API_BACKENDS and getattr(args, "seed", "given") is None:
+        args.seed = [0, 1234, None, 1234]  # lm-eval's defaults, torch's slot unset
+
+
 def run_lm_eval(argv: list[str]) -> None:
     """Parse ``argv`` as lm-eval would, preflight it, and run it; our include path is added. Errors the pack
     raises on purpose (unknown task, bad data, a missing metric model, a bad profile) propagate for the caller
@@ -238,6 +250,7 @@ def run_lm_eval(argv: list[str]) -> None:
         for warning in report.warnings:
             _warn(warning)
         ours_only = resolved.ours_only
+        _skip_torch_seed_for_api_models(args)
     setup_logging()
     with _ours_only_index(ours_only):
         cli.execute(args)
