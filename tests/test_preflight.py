@@ -111,7 +111,6 @@ def test_only_the_pack_index_when_every_task_is_ours():
         manager = lm_eval.tasks.TaskManager(include_path=includes)
     assert "medxpert_text_sampled" in manager.all_tasks and "hellaswag" not in manager.all_tasks
     assert lm_eval.tasks.TaskManager.__name__ == "TaskManager"  # restored afterwards
-    assert not resolve_tasks(["medxpert_text_sampled", "arc_easy"], includes).ours_only
 
 
 def test_api_backends_skip_only_the_torch_seed():
