@@ -127,3 +127,11 @@ def test_api_backends_skip_only_the_torch_seed():
     given = SimpleNamespace(model="local-chat-completions", seed=[1, 2, 3, 4])
     _skip_torch_seed_for_api_models(given)
     assert given.seed == [1, 2, 3, 4]
+
+
+def test_judge_task_without_openai_is_a_preflight_problem(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openai", None)
+    report = check(["medxpert_text_sampled_judge"], BUNDLED)
+    assert report.checks[0].docs == 244
+    assert len(report.problems) == 1 and "pip install 'medxpert-ext[api]'" in report.problems[0]
+    assert "medxpert_text_sampled_judge (LLM judge)" in report.problems[0]
