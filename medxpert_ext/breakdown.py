@@ -18,6 +18,7 @@ AXES = ("question_type", "medical_task", "body_system")
 
 @dataclass(frozen=True)
 class Sample:
+    run: str  # "<results folder>/<timestamp>": the files of one lm-eval run share both
     task: str
     axes: dict[str, str]
     correct: bool
@@ -28,7 +29,12 @@ def read_samples(paths: Iterable[Path], filter_name: str | None = None) -> list[
     """Samples from lm-eval samples files (one JSON object per line, each with ``doc`` and ``acc``)."""
     out = []
     for path in paths:
-        task = path.name.removeprefix("samples_").rsplit("_", 1)[0]
+        if not (path.name.startswith("samples_") and path.name.endswith(".jsonl")):
+            raise DataError(f"{path}: expected an lm-eval samples_<task>_<timestamp>.jsonl file (written with "
+                            "--log_samples), not " + ("a results file" if path.name.startswith("results_") else
+                                                      "this file"))  # fmt: skip
+        task, _, stamp = path.name.removeprefix("samples_").removesuffix(".jsonl").rpartition("_")
+        run = f"{path.resolve().parent.name}/{stamp}"
         for lineno, row in iter_jsonl(path):
             if filter_name and row.get("filter") not in (None, filter_name):
                 continue
@@ -40,7 +46,7 @@ def read_samples(paths: Iterable[Path], filter_name: str | None = None) -> list[
                 "medical_task": normalize_medical_task(doc.get("medical_task")) or "-",
                 "body_system": doc.get("body_system") or "-",
             }
-            out.append(Sample(task, axes, row["acc"] == 1, row.get("extract_fail", 0) == 0))
+            out.append(Sample(run, task, axes, row["acc"] == 1, row.get("extract_fail", 0) == 0))
     return out
 
 
@@ -66,12 +72,31 @@ def group(samples: Sequence[Sample], axes: Sequence[str]) -> list[Cell]:
     return [Cell(k, *v) for k, v in sorted(counts.items())]
 
 
+def runs(samples: Sequence[Sample]) -> dict[str, list[Sample]]:
+    """Samples by run, in the order given: two runs are never pooled into one accuracy."""
+    out: dict[str, list[Sample]] = {}
+    for s in samples:
+        out.setdefault(s.run, []).append(s)
+    return out
+
+
 def render(samples: Sequence[Sample], axes: Sequence[str] = AXES) -> None:
-    """Print one table per axis, then the full cross table."""
+    """Per run: one table per axis, then the full cross table."""
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
+    by_run = runs(samples)
+    if len(by_run) > 1:
+        console.print(f"{len(by_run)} runs given: each gets its own tables (runs are never pooled)", soft_wrap=True)
+    for run, run_samples in by_run.items():
+        tasks = ", ".join(dict.fromkeys(s.task for s in run_samples))
+        console.print(f"[bold]run[/bold] {run} ({tasks})", soft_wrap=True)
+        _render_run(console, run_samples, axes)
+
+
+def _render_run(console, samples: Sequence[Sample], axes: Sequence[str]) -> None:
+    from rich.table import Table
+
     groupings = [[a] for a in axes] + ([list(axes)] if len(axes) > 1 else [])
     for grouping in groupings:
         table = Table(title=" x ".join(grouping), title_justify="left")

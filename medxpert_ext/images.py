@@ -26,7 +26,9 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from PIL import Image
+from .errors import require
+
+Image = require("PIL.Image", "images (MedXpertQA MM, medical VQA)")
 
 MAX_DECODED = 256
 

@@ -23,6 +23,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import require
+
 __all__ = ["build_tiny_model", "is_tiny_model_dir", "TINY_MODEL_FORMAT"]
 
 #: Bump when the recipe changes so stale folders get rebuilt.
@@ -201,6 +203,8 @@ def build_tiny_model(out_dir: str | Path, *, seed: int = 0) -> Path:
     folder first and the completion marker is moved in last, so an interrupted
     build never looks complete.
     """
+    for module in ("torch", "transformers", "tokenizers"):  # one line naming the extra, before any work
+        require(module, "the offline tiny model (medxpert demo)")
     out = Path(out_dir).expanduser().resolve()
     if is_tiny_model_dir(out, seed=seed):
         return out

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import require
 from .tiny_model import build_atomically, build_tokenizer, is_complete, save_quietly
 
 __all__ = [
@@ -161,6 +162,8 @@ def build_tiny_vlm(out_dir: str | Path, *, seed: int = 0) -> Path:
     untouched. Files are written to a temporary sibling folder first and the completion marker is moved in
     last, so an interrupted build never looks complete.
     """
+    for module in ("torch", "transformers", "tokenizers", "PIL"):  # one line naming the extra, before any work
+        require(module, "the offline tiny VLM")
     out = Path(out_dir).expanduser().resolve()
     if is_tiny_vlm_dir(out, seed=seed):
         return out

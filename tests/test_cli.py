@@ -155,10 +155,26 @@ def test_extract_command_reads_and_writes_jsonl():
 
 
 @pytest.mark.parametrize(
-    "stdin, message",
-    [("{not json\n", "stdin line 1"), ('{"response": 5}\n', "string \"response\""),
-     ('{"response": "x", "letters": "A-Z9"}\n', "A-Z9")],
+    "bad, message",
+    [("{not json", "Expecting property name"), ('{"response": 5}', 'string \\"response\\"'),
+     ('{"response": "x", "letters": "A-Z9"}', "A-Z9"), ('{"response": "x", "letters": null}', "omit it"),
+     ('{"response": "x", "letters": ""}', "omit it"), ('{"response": "x", "think_end": 5}', "think_end"),
+     ('{"response": "x", "options": ["a", "b"]}', "options"), ('{"response": "x", "options": {"A": 1}}', "options"),
+     ("[" * 50_000, "nested too deeply")],
 )  # fmt: skip
-def test_extract_command_rejects_bad_input(stdin, message):
+def test_extract_bad_line_gets_an_error_object_and_the_stream_goes_on(bad, message):
+    good = [json.dumps({"response": f"Answer: ({k})", "n": i}) for i, k in enumerate("ABCDE")]
+    proc = medxpert("extract", stdin="\n".join([good[0], bad, *good[1:]]) + "\n")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    out = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert len(out) == 6 and out[1]["line"] == 2 and message in json.dumps(out[1]["error"])
+    assert [o["extracted"] for o in out[:1] + out[2:]] == list("ABCDE")  # the 4 lines after the bad one too
+
+
+def test_extract_lone_surrogate_and_reason_field():
+    stdin = '{"response": "\\ud800 Answer: (A)"}\n{"response": "Answer: (H)"}\n{"response": "I am not sure"}\n'
     proc = medxpert("extract", stdin=stdin)
-    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert out[0]["response"] == "\ud800 Answer: (A)" and out[0]["extracted"] == "A"
+    assert [(o["extracted"], o["reason"]) for o in out] == [("A", "ok"), (None, "out_of_range"), (None, "no_answer")]

@@ -49,12 +49,17 @@ def test_plain_lm_eval_with_include_path_runs_hf_backend(tiny_model_dir, tmp_pat
 
 def test_demo_runs_offline_on_the_bundled_sample(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MEDXPERT_DATA_DIR"}
-    env |= {"XDG_CACHE_HOME": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    env = {k: v for k, v in env.items() if k != "COLUMNS"}  # piped, as in CI logs: rich would use 80 columns
+    env |= {"XDG_CACHE_HOME": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run([sys.executable, "-m", "medxpert_ext.cli", "demo", "--limit", "2"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "medxpert_text_sampled" in proc.stdout and "bundled sample" in proc.stdout
     (results_file,) = (tmp_path / "medxpert-demo").rglob("results_*.json")
-    assert str(results_file) in proc.stdout.replace("\n", "")
+    lines = proc.stdout.splitlines()
+    assert f"results {results_file}" in lines  # whole, not wrapped mid-word
+    (command,) = [line for line in lines if line.startswith("command: medxpert lm-eval ")]
+    assert "--gen_kwargs max_gen_toks=24" in command and "--tasks medxpert_text_sampled" in command
+    assert any(line.startswith("acc = share of questions answered correctly; extract_fail = ") for line in lines)
     assert json.loads(results_file.read_text())["n-samples"]["medxpert_text_sampled"]["effective"] == 2
     assert (tmp_path / "cache" / "medxpert-ext" / "tiny-model" / "config.json").is_file()

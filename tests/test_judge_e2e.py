@@ -136,6 +136,14 @@ def test_lm_eval_judge_variant_and_offline_judge_agree_and_share_the_cache(scrip
     assert sorted(offline["judge"]["disagreements"]["medxpert_text_sampled_judge"]) == disagreeing
     assert offline["judge"]["api_key_env"] == "MEDXPERT_JUDGE_API_KEY"
     assert offline["config"]["model"] == "local-chat-completions"
+    # both results files trace the numbers to the questions: data root + checksum of the file read
+    import hashlib
+
+    sha = hashlib.sha256((SHARED_DATA / "medxpertqa" / "text_sampled.jsonl").read_bytes()).hexdigest()
+    lm_configs = json.loads(results_file.read_text())["configs"]
+    for record in (offline["medxpert_data"]["medxpert_text_sampled_judge"],
+                   lm_configs["medxpert_text_sampled_judge"]["metadata"]["medxpert_data"]):  # fmt: skip
+        assert record["files"]["medxpertqa/text_sampled.jsonl"]["sha256"] == sha
     assert "rerun the same command" in proc.stdout
 
     # the key appears in no file the runs wrote, nor in their output

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -43,14 +44,12 @@ def run_demo(output_path: Path, limit: int) -> Path:
 
     console = Console()
     root = Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else BUNDLED_ROOT
-    console.print(f"[bold]data[/bold]  {root}" + ("" if root != BUNDLED_ROOT else " (bundled sample)"))
+    typer.echo(f"data  {root}" + ("" if root != BUNDLED_ROOT else " (bundled sample)"))
     model_dir = build_tiny_model(_cache_dir() / "tiny-model")
-    console.print(f"[bold]model[/bold] {model_dir} (tiny random weights, built offline)")
+    typer.echo(f"model {model_dir} (tiny random weights, built offline)")
     tasks = demo_tasks(root)
     output_path = output_path.resolve()
-    run_lm_eval(
-        [
-            "run",
+    argv = [
             "--model", "hf",
             "--model_args", f"pretrained={model_dir},dtype=float32",
             "--tasks", ",".join(tasks),
@@ -61,8 +60,11 @@ def run_demo(output_path: Path, limit: int) -> Path:
             "--metadata", json.dumps({"data_dir": str(root)}),
             "--output_path", str(output_path),
             "--log_samples",
-        ]
-    )  # fmt: skip
+    ]  # fmt: skip
+    # The exact command, so the user can rerun it, change it, or see what the demo chose (a tiny generation
+    # budget: the random model never stops on its own, and 24 tokens keep the demo under a minute on a CPU).
+    typer.echo("command: medxpert lm-eval " + shlex.join(argv))
+    run_lm_eval(["run", *argv])
     results_file = max(output_path.rglob("results_*.json"), key=lambda p: p.stat().st_mtime)
     results = json.loads(results_file.read_text())["results"]
     table = Table(title="medxpert demo (random model: scores are noise, the pipeline is real)")
@@ -74,8 +76,11 @@ def run_demo(output_path: Path, limit: int) -> Path:
         n = n_samples.get(task, {}).get("effective", "")
         table.add_row(task, str(n), f"{row['acc,extract']:.3f}", f"{row['extract_fail,extract']:.3f}")
     console.print(table)
-    console.print(f"[bold]results[/bold] {results_file}")
-    console.print(f"[bold]samples[/bold] {results_file.parent}/samples_*.jsonl  (medxpert breakdown FILES...)")
+    typer.echo("acc = share of questions answered correctly; extract_fail = share where no final answer could be "
+               "read from the output (a random model writes noise, so ~100 % is expected here: the pipeline is fine)")
+    # plain echo, not rich: a piped console is 80 columns wide and rich would break paths mid-word
+    typer.echo(f"results {results_file}")
+    typer.echo(f"samples {results_file.parent}/samples_*.jsonl  (medxpert breakdown FILES...)")
     return results_file
 
 

@@ -17,27 +17,75 @@ def extract(
     letters: Annotated[str, typer.Option(help='default option letters: "ABCD" or a range "A-J"')] = "A-E",
     think_end: Annotated[Optional[str], typer.Option(help="reasoning-model end token; without it -> no answer")] = None,
 ) -> None:
-    """Read JSONL on stdin ({"response", "letters"?, "options"?}); write each object back with "extracted"."""
-    from ..extract import extract as run_extract
+    """Read JSONL on stdin ({"response", "letters"?, "options"?, "think_end"?}); write each object back with
+    "extracted" (a letter or null) and "reason" (ok, no_answer, out_of_range, ...).
+
+    A line that cannot be read gets {"line": N, "error": "..."} in its place and the stream goes on; the exit
+    code is 1 when any line failed, 0 otherwise.
+    """
     from ..extract import parse_letters
 
     try:
         default = parse_letters(letters)
     except ValueError as exc:
         fail(str(exc))
-    for lineno, line in enumerate(sys.stdin, 1):
-        if not line.strip():
+    failed = 0
+    for lineno, raw in enumerate(sys.stdin.buffer, 1):
+        if not raw.strip():
             continue
         try:
-            obj = json.loads(line)
-            if not isinstance(obj, dict) or not isinstance(obj.get("response"), (str, type(None))):
-                raise ValueError('each line must be an object with a string "response"')
-            spec = parse_letters(obj["letters"]) if obj.get("letters") else default
-        except (json.JSONDecodeError, ValueError) as exc:
-            fail(f"stdin line {lineno}: {exc}")
-        got = run_extract(obj.get("response"), spec, obj.get("options"), think_end=obj.get("think_end", think_end))
-        obj["extracted"] = got.letter
-        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            out = _extract_line(raw, default, think_end)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            failed += 1
+            out = {"line": lineno, "error": str(exc)}
+        sys.stdout.write(_dump(out) + "\n")
+    sys.stdout.flush()
+    if failed:
+        typer.secho(f"medxpert extract: {failed} line(s) could not be read (see their \"error\" objects)", fg="red",
+                    err=True)  # fmt: skip
+        raise typer.Exit(1)
+
+
+def _extract_line(raw: bytes, default: str, think_end: str | None) -> dict:
+    """One stdin line -> the object with "extracted" and "reason"; ValueError says what is wrong with the line."""
+    from ..extract import extract as run_extract
+    from ..extract import parse_letters
+
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not valid UTF-8 (byte {raw[exc.start:exc.start + 1]!r})") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("response"), (str, type(None))):
+        raise ValueError('each line must be an object with a string "response"')
+    if "letters" in obj:  # present means meant: null or "" is an error, not a silent A-E
+        if not isinstance(obj["letters"], str) or not obj["letters"].strip():
+            raise ValueError('"letters" is empty or not a string; omit it to use --letters')
+        spec = parse_letters(obj["letters"])
+    else:
+        spec = default
+    options = obj.get("options")
+    if options is not None and (not isinstance(options, dict)
+                                or not all(isinstance(k, str) and isinstance(v, str) for k, v in options.items())):
+        raise ValueError('"options" must be an object mapping letters to option texts')
+    end = obj.get("think_end", think_end)
+    if end is not None and not isinstance(end, str):
+        raise ValueError('"think_end" must be a string')
+    got = run_extract(obj.get("response"), spec, options, think_end=end)
+    obj["extracted"] = got.letter
+    obj["reason"] = got.reason
+    return obj
+
+
+def _dump(obj: dict) -> str:
+    """Readable UTF-8 JSON; a lone surrogate (valid in JSON, not in UTF-8) is written escaped instead."""
+    line = json.dumps(obj, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(obj)
+    return line
 
 
 @app.command()
@@ -94,6 +142,13 @@ def judge(
         _print_rescued(results_file)
     else:
         _print_judged(results_file)
+        from ..judge.offline import nothing_judged
+
+        data = json.loads(results_file.read_text())
+        if nothing_judged(data):
+            faults = ", ".join(f"{k}={v}" for k, v in data["judge"]["faults"].items()) or "see the log"
+            fail(f"no sample was judged: every one is judge_error ({faults}); check --base-url, --model and the API "
+                 f"key, then rerun (results with null scores: {results_file})")
 
 
 def _print_rescued(results_file: Path) -> None:
@@ -128,7 +183,7 @@ def _print_judged(results_file: Path) -> None:
         table.add_column(col, justify="left" if col == "task" else "right")
     for task, row in data["results"].items():
         usage = data["judge"]["usage"][task]
-        cell = [f"{row[k]:.4f}" if k in row else "-" for k in
+        cell = [f"{row[k]:.4f}" if row.get(k) is not None else "-" for k in
                 ("judge_acc,judge", "judge_error,judge", "calibration_error,judge", "agreement,judge")]  # fmt: skip
         table.add_row(task, str(data["n-samples"][task]["effective"]), *cell,
                       f"{usage['prompt_tokens']}/{usage['completion_tokens']}")  # fmt: skip

@@ -46,12 +46,13 @@ from .mcq import (
     mcq_doc,
     normalize_medical_task,
 )
+from .provenance import DataSpec, file_sha256, provenance
 from .vqa import VQA_ANSWER_TYPES, VQA_DIR, load_vqa_docs, vqa_doc, vqa_folder
 
 __all__ = [
     "DATA_DIR_ENV", "HUB", "IMAGES_DIR", "LOCAL_FILES", "MEDLFQA_REPO", "MEDLFQA_REVISION", "MEDLFQA_SUBSETS",
     "MEDXPERTQA_REPO", "MEDXPERTQA_REVISION", "MMLU_MEDICAL_SUBJECTS", "VQA_ANSWER_TYPES", "VQA_DIR", "Benchmark",
-    "DataError", "HubSource", "cache_root", "doc_options", "hub_row_to_local", "image_path", "iter_jsonl",
+    "DataError", "DataSpec", "HubSource", "file_sha256", "provenance", "cache_root", "doc_options", "hub_row_to_local", "image_path", "iter_jsonl",
     "load_docs", "load_medlfqa_docs", "load_vqa_docs", "mcq_doc", "medlfqa_doc", "normalize_medical_task",
     "read_jsonl", "resolve_data_dir", "vqa_doc", "vqa_folder",
 ]

@@ -34,29 +34,54 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for every non-blank line; bad JSON or a non-object is a DataError naming file:line.
-    Every JSONL reader of the pack (benchmark files, lm-eval samples files) goes through here."""
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    """(line number, object) for every non-blank line. Every JSONL reader of the pack (benchmark files, lm-eval
+    samples files) goes through here, so every defect is a DataError naming file:LINE (the file line, not a
+    record count): bad JSON, a non-object, a byte that is not UTF-8 (or a file cut inside a character), a
+    record nested too deep to parse.
+
+    Lines are read as bytes and decoded one by one, so a decoding error is pinned to its line.
+    """
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    with fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: not valid UTF-8 (byte {raw[exc.start:exc.start + 1]!r} at "
+                                f"column {exc.start + 1}); re-save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+            except RecursionError:
+                raise DataError(f"{path}:{lineno}: JSON nested too deeply to read") from None
             if not isinstance(row, dict):
                 raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
             yield lineno, row
 
 
 @lru_cache(maxsize=16)
-def _read_jsonl_cached(path: str, mtime_ns: int) -> tuple[dict, ...]:
-    return tuple(row for _, row in iter_jsonl(path))
+def _read_jsonl_cached(path: str, mtime_ns: int) -> tuple[tuple[int, dict], ...]:
+    return tuple(iter_jsonl(path))
+
+
+def read_jsonl_numbered(path: Path) -> tuple[tuple[int, dict], ...]:
+    """(line number, row) of a JSONL file, cached by path and mtime (Reasoning and Understanding share one read)."""
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return _read_jsonl_cached(str(path), mtime)
 
 
 def read_jsonl(path: Path) -> tuple[dict, ...]:
-    """Parsed rows of a JSONL file, cached by path and mtime (Reasoning and Understanding share one read)."""
-    return _read_jsonl_cached(str(path), path.stat().st_mtime_ns)
+    """Parsed rows of a JSONL file (cached, see :func:`read_jsonl_numbered`)."""
+    return tuple(row for _, row in read_jsonl_numbered(path))
 
 
 def cache_root() -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .files import read_jsonl, resolve_data_dir
+from .files import read_jsonl_numbered, resolve_data_dir
 
 MEDLFQA_REPO = "dmis-lab/MedLFQA"
 # 51a064d ("remove original", May 2024) holds the files OLAPH's GitHub ships, byte-identical in size to
@@ -69,4 +69,5 @@ def load_medlfqa_docs(subset: str, data_dir: str | os.PathLike | None = None) ->
         if not path.is_file():
             raise DataError(f"missing data file {path} (data root {root}); download {hub_file} from the hub "
                             f"({MEDLFQA_REPO}) or OLAPH's GitHub (MedLFQA/) and save it as {path.name}")  # fmt: skip
-    return [medlfqa_doc(row, subset=subset, where=f"{path} (row {i + 1})", index=i) for i, row in enumerate(read_jsonl(path))]
+    rows = read_jsonl_numbered(path)
+    return [medlfqa_doc(row, subset=subset, where=f"{path}:{lineno}", index=i) for i, (lineno, row) in enumerate(rows)]

@@ -7,11 +7,12 @@ Both record shapes are accepted (hub: ``options`` dict + plain ``label`` letter;
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import string
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from ..errors import DataError
 from ..extract import options_from_question
 from ..resources import sampled_ids
-from .files import read_jsonl, resolve_data_dir
+from .files import read_jsonl_numbered, resolve_data_dir
 
 
 # --------------------------------------------------------------------------------------------------- sources
@@ -61,6 +62,24 @@ LOCAL_FILES = {
     "mmlu_medical": "medbench/mmlu_medical_test.jsonl",
 }
 IMAGES_DIR = "medxpertqa/images"
+
+# Published test sizes (MedXpertQA paper; the MedXpertQA repo's medbench files). A local file of another size is
+# loaded, with a loud warning: its scores are not comparable with the papers'.
+EXPECTED_ROWS = {
+    "medxpertqa_text": 2450,
+    "medxpertqa_mm": 2000,
+    "medqa": 1273,
+    "medmcqa": 4183,
+    "mmlu_medical": 1089,
+}
+EXPECTED_BY_TYPE = {  # question_type split of the full sets
+    ("medxpertqa_text", "Reasoning"): 1861,
+    ("medxpertqa_text", "Understanding"): 589,
+    ("medxpertqa_mm", "Reasoning"): 1446,
+    ("medxpertqa_mm", "Understanding"): 554,
+}
+QUESTION_TYPES = ("Reasoning", "Understanding")
+log = logging.getLogger("medxpert_ext.data")
 
 OBTAIN_HINT = {
     "medxpertqa": f"download it from the hub ({MEDXPERTQA_REPO}, files Text/MM test jsonl and images.zip) "
@@ -127,6 +146,16 @@ def _image_names(row: Mapping[str, Any], where: str) -> list[str]:
     return names
 
 
+def _question_type(value: Any) -> Any:
+    """"reasoning" / " Understanding " name the official subsets too; anything else is left as is (and refused
+    by the MedXpertQA loader, which must place every record in exactly one subset)."""
+    if isinstance(value, str):
+        for name in QUESTION_TYPES:
+            if value.strip().lower() == name.lower():
+                return name
+    return value
+
+
 def mcq_doc(row: Mapping[str, Any], *, source: str, where: str, fallback_id: str) -> dict[str, Any]:
     """One normalised multiple-choice doc: the only shape prompts, extractor and metrics ever see."""
     if not isinstance(row.get("question"), str) or not row["question"].strip():
@@ -138,6 +167,11 @@ def mcq_doc(row: Mapping[str, Any], *, source: str, where: str, fallback_id: str
     answer = _label(row, where)
     if answer not in options:
         raise DataError(f"{where}: label {answer!r} is not one of the options {letters}")
+    if row.get("options") is not None:  # choices written twice: both copies must agree, or what is scored is unclear
+        written = "".join(sorted(options_from_question(row["question"])))
+        if written and written != letters:
+            raise DataError(f"{where}: 'options' has the letters {letters} but the question lists the choices "
+                            f"{written}; fix the record so both agree")  # fmt: skip
     return {
         "id": str(row.get("id") or fallback_id),
         "source": source,
@@ -145,7 +179,7 @@ def mcq_doc(row: Mapping[str, Any], *, source: str, where: str, fallback_id: str
         "options": [{"letter": k, "content": options[k]} for k in letters],
         "letters": letters,
         "answer": answer,
-        "question_type": row.get("question_type"),
+        "question_type": _question_type(row.get("question_type")),
         "medical_task": normalize_medical_task(row.get("medical_task")),
         "body_system": row.get("body_system"),
         "subject": row.get("subject") or row.get("subject_name"),
@@ -228,6 +262,8 @@ def image_path(images_dir: Path, name: str, *, where: str, real_dir: Path | None
 
     ``real_dir``: ``images_dir.resolve()``, when the caller resolves many names in one folder (then a plain
     file name costs one ``lstat`` instead of resolving every part of two paths)."""
+    if any(ord(c) < 32 for c in name):
+        raise DataError(f"{where}: image path {name!r} contains a control character (NUL, newline...)")
     if os.path.isabs(name) or "\\" in name:
         raise DataError(f"{where}: image path {name!r} must be a file name relative to {images_dir}")
     if real_dir is not None and "/" not in name and name not in (".", ".."):
@@ -256,18 +292,27 @@ class Benchmark:
     sampled: str | None = None  # "text_sampled" / "mm_sampled": the official random subset
 
 
-def _raw_rows(bench: Benchmark, root: Path | None) -> tuple[Iterable[dict], str]:
+Rows = list[tuple[str, dict]]  # (where: "file:LINE" or "hub ... (record N)", raw record)
+
+
+def _file_rows(path: Path) -> Rows:
+    return [(f"{path}:{lineno}", row) for lineno, row in read_jsonl_numbered(path)]
+
+
+def _raw_rows(bench: Benchmark, root: Path | None) -> tuple[Rows, str]:
     if bench.sampled is None:
         if root is None:
-            return list(_hub_rows(bench.key)), f"hub {HUB[bench.key].repo}@{HUB[bench.key].revision[:8]}"
+            src = HUB[bench.key]
+            where = f"hub {src.repo}@{src.revision[:8]}"
+            return [(f"{where} (record {i + 1})", r) for i, r in enumerate(_hub_rows(bench.key))], where
         path = _local_file(root, bench.key)
-        return read_jsonl(path), str(path)
+        return _file_rows(path), str(path)
     # Sampled subsets: the official file when the root has it, else the full set filtered by the shipped ids.
     ids = sampled_ids(bench.sampled)
     if root is not None and (root / LOCAL_FILES[f"medxpertqa_{bench.sampled}"]).is_file():
         path = root / LOCAL_FILES[f"medxpertqa_{bench.sampled}"]
-        rows = read_jsonl(path)
-        got = [str(r.get("id")) for r in rows]
+        rows = _file_rows(path)
+        got = [str(r.get("id")) for _, r in rows]
         if sorted(got) != sorted(ids):
             raise DataError(
                 f"{path}: ids differ from the official {bench.sampled} subset "
@@ -276,40 +321,52 @@ def _raw_rows(bench: Benchmark, root: Path | None) -> tuple[Iterable[dict], str]
         return rows, str(path)
     full, where = _raw_rows(Benchmark(bench.key, bench.source), root)
     wanted = set(ids)
-    rows = [r for r in full if str(r.get("id")) in wanted]
+    rows = [(w, r) for w, r in full if str(r.get("id")) in wanted]
     if len(rows) != len(ids):
         raise DataError(f"{where}: only {len(rows)} of the {len(ids)} {bench.sampled} ids were found")
     return rows, f"{where} (filtered to {bench.sampled})"
 
 
-_NORMALISED: dict[tuple, tuple[Iterable[dict], tuple[dict, ...]]] = {}
-
-
-def _normalised(rows: Iterable[dict], bench: Benchmark, where: str) -> tuple[dict, ...]:
-    """Every row as a doc, once per parsed file: MedXpertQA's Reasoning and Understanding tasks of one run share
-    the cached rows of one file (``read_jsonl``), and so the normalisation of all 2,000 MM rows."""
-    key = (id(rows), bench.key, bench.source, where)
-    hit = _NORMALISED.get(key)
-    if hit is not None and hit[0] is rows:
-        return hit[1]
-    prefix = bench.key if bench.key != "medxpertqa_mm" else "MM"
-    docs = tuple(mcq_doc(row, source=bench.source, where=f"{where} (row {i + 1})", fallback_id=f"{prefix}-{i}")
-                 for i, row in enumerate(rows))  # fmt: skip
-    if isinstance(rows, tuple):  # read_jsonl's cached tuples only; a list may be rebuilt under the same id
-        if len(_NORMALISED) >= 8:
-            _NORMALISED.pop(next(iter(_NORMALISED)))
-        _NORMALISED[key] = (rows, docs)
-    return docs
+def size_warning(key: str, n: int, where: str, question_type: str | None = None) -> str | None:
+    """The loud warning for a full benchmark whose size differs from the published one, else None."""
+    expected = EXPECTED_BY_TYPE.get((key, question_type)) if question_type else EXPECTED_ROWS.get(key)
+    if expected is None or n == expected:
+        return None
+    what = f"{key} {question_type}" if question_type else key
+    return (f"{where}: {n} {what} records, the official test has {expected}: scores on this file are not "
+            "comparable with published ones")
 
 
 def load_docs(bench: Benchmark, data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """Normalised docs of one benchmark; image names are resolved to checked absolute paths."""
+    """Normalised docs of one benchmark; image names are resolved to checked absolute paths.
+
+    Strict on purpose, because each of these once changed a score without a word: a MedXpertQA record whose
+    question_type is neither Reasoning nor Understanding (any case) is an error, not dropped; an MM record
+    without images is an error, not asked text-only; a duplicate id is an error; a full set whose size
+    differs from the published one is loaded with a loud warning.
+    """
     root = resolve_data_dir(data_dir)
     rows, where = _raw_rows(bench, root)
+    prefix = bench.key if bench.key != "medxpertqa_mm" else "MM"
+    medxpert = bench.key.startswith("medxpertqa")
     docs = []
+    seen: dict[str, str] = {}
+    by_type: dict[str, int] = {}
     images_dir: Path | None = None
     real_dir: Path | None = None
-    for doc in _normalised(rows, bench, where):
+    for i, (at, row) in enumerate(rows):
+        doc = mcq_doc(row, source=bench.source, where=at, fallback_id=f"{prefix}-{i}")
+        if doc["id"] in seen:
+            raise DataError(f"{at}: duplicate id {doc['id']!r} (first at {seen[doc['id']]})")
+        seen[doc["id"]] = at
+        if medxpert:
+            if doc["question_type"] not in QUESTION_TYPES:
+                raise DataError(f"{at}: sample {doc['id']}: question_type {row.get('question_type')!r} is "
+                                f"neither {' nor '.join(QUESTION_TYPES)}; the record would fall in no subset")
+            by_type[doc["question_type"]] = by_type.get(doc["question_type"], 0) + 1
+            if bench.key == "medxpertqa_mm" and not doc["images"]:
+                raise DataError(f"{at}: sample {doc['id']}: an MM question without images (it would be asked "
+                                "text-only)")  # fmt: skip
         if bench.question_type and doc["question_type"] != bench.question_type:
             continue
         doc = dict(doc, images=list(doc["images"]))  # callers add fields to their docs: never to the shared ones
@@ -317,9 +374,15 @@ def load_docs(bench: Benchmark, data_dir: str | os.PathLike | None = None) -> li
             if images_dir is None:
                 images_dir = (root / IMAGES_DIR) if root is not None else _hub_images_dir()
                 real_dir = images_dir.resolve()
-            sample = f"{where}, sample {doc['id']}"
+            sample = f"{at}, sample {doc['id']}"
             doc["images"] = [str(image_path(images_dir, n, where=sample, real_dir=real_dir)) for n in doc["images"]]
         docs.append(doc)
+    if bench.sampled is None:
+        warning = size_warning(bench.key, len(rows), where)
+        if warning is None and bench.question_type:
+            warning = size_warning(bench.key, by_type.get(bench.question_type, 0), where, bench.question_type)
+        if warning:
+            log.warning("medxpert: WARNING: %s", warning)
     if not docs:
         raise DataError(f"{where}: no records for {bench}")
     return docs

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .files import cache_root, read_jsonl, resolve_data_dir
+from .files import cache_root, read_jsonl_numbered, resolve_data_dir
 from .mcq import image_path, mcq_doc
 
 VQA_DIR = "vqa"
@@ -77,9 +77,13 @@ def load_vqa_docs(name: str, data_dir: str | os.PathLike | None = None, *, answe
     folder = vqa_folder(name, data_dir)
     path = folder / "test.jsonl"
     docs = []
-    for i, row in enumerate(read_jsonl(path)):
+    seen: dict[str, int] = {}
+    for i, (lineno, row) in enumerate(read_jsonl_numbered(path)):
         doc = vqa_doc(row, source=f"vqa_{name}", mcq=SOURCES[name].mcq, images_dir=folder / "images",
-                      where=f"{path} (row {i + 1})", fallback_id=f"{name}-{i}")  # fmt: skip
+                      where=f"{path}:{lineno}", fallback_id=f"{name}-{i}")  # fmt: skip
+        if doc["id"] in seen:
+            raise DataError(f"{path}:{lineno}: duplicate id {doc['id']!r} (first at line {seen[doc['id']]})")
+        seen[doc["id"]] = lineno
         if answer_type is None or doc.get("answer_type") == answer_type:
             docs.append(doc)
     if not docs:

@@ -18,12 +18,14 @@ from typing import Any
 from lm_eval.api.filter import Filter
 
 from ..benchmarks import task as get_task
+from ..data import provenance
 from ..metrics.aggregate import calibration, judged_mean, total  # noqa: F401  (aggregations named by the YAMLs)
 from ..metrics.mcq import extract_for_doc, mcq_scores
 from ..prompts import mcq_prompt
-from .lmeval_compat import patch_mixed_modalities
+from .lmeval_compat import patch_generation_budget, patch_mixed_modalities
 
 patch_mixed_modalities()
+patch_generation_budget()
 
 NO_ANSWER_PREFIX = "[no answer: "
 
@@ -45,6 +47,8 @@ def _as_dataset(docs: list[dict], think_end: str | None, meta: dict[str, Any], *
     """Docs + the run settings filters need (see the module docstring) -> lm-eval's ``{split: Dataset}``."""
     import datasets
 
+    patch_mixed_modalities()  # lm-eval loads data after the model: the backend's module is imported by now
+    patch_generation_budget()
     judge_settings = {field: _str_or_none(meta.get(key)) for key, field in JUDGE_METADATA.items()}
     max_edge = _max_image_edge(meta.get("max_image_edge"))
     for doc in docs:
@@ -84,11 +88,38 @@ def task_loader(name: str, *, judge: bool = False) -> Callable[..., dict[str, An
     def load(data_dir: str | None = None, think_end: str | None = None, rescue: str | None = None,
              **meta: Any) -> dict[str, Any]:  # fmt: skip
         docs = spec.load(data_dir)
+        record_provenance(name, data_dir)
         mode = _rescue_mode(rescue, meta, judge=judge) if spec.kind == "mcq" else "none"
         return _as_dataset(docs, think_end, meta, judge=judge or mode == "judge", extra={"rescue": mode})
 
     load.__name__ = f"load_{name}"
     return load
+
+
+def record_provenance(task: str, data_dir: str | None) -> dict[str, Any] | None:
+    """Store where the data came from in the calling task's ``config.metadata`` (key ``medxpert_data``).
+
+    lm-eval writes every task's config, metadata included, into the results file (``configs.<task>.metadata``)
+    after the run, but hands ``custom_dataset`` only a copy of the metadata. The loader is called from
+    ``Task.download``, so the task is found on the call stack; if a future lm-eval calls it otherwise, nothing
+    is recorded (and ``medxpert lm-eval`` still adds it to the results file, see ``lmeval_run``).
+    """
+    import sys
+
+    from ..preflight import task_needs
+
+    record = provenance(task_needs(task).data, data_dir)
+    frame = sys._getframe(1)
+    for _ in range(8):
+        frame = frame.f_back
+        if frame is None:
+            break
+        owner = frame.f_locals.get("self")
+        meta = getattr(getattr(owner, "config", None), "metadata", None)
+        if isinstance(meta, dict) and getattr(owner.config, "custom_dataset", None) is not None:
+            meta["medxpert_data"] = record
+            break
+    return record
 
 
 doc_to_text = mcq_prompt
@@ -314,7 +345,9 @@ def lfqa_loader(subset: str, *, judge: bool = False) -> Callable[..., dict[str, 
             nli_scorer(_str_or_none(nli_model))  # a missing model fails here, before any generation
         extra = {"factuality": factuality, "nli_model": _str_or_none(nli_model),
                  "bertscore_model": _str_or_none(bertscore_model)}  # fmt: skip
-        return _as_dataset(get_task(f"medlfqa_{subset}").load(data_dir), think_end, meta, judge=judge, extra=extra)
+        docs = get_task(f"medlfqa_{subset}").load(data_dir)
+        record_provenance(f"medlfqa_{subset}", data_dir)
+        return _as_dataset(docs, think_end, meta, judge=judge, extra=extra)
 
     load.__name__ = f"load_medlfqa_{subset}"
     return load

@@ -22,12 +22,19 @@ other images (a user's own task) keep lm-eval's PNG encoding.
 
 Torch in API-only runs: see :func:`api_run_without_torch` (applied by ``lmeval_run`` around the run).
 
+A generation budget larger than the model's context. Our tasks ask for ``max_gen_toks: 4096`` (room for a chain
+of thought); the ``hf`` backends then stop at the first batch with ``AssertionError: requested max tokens to
+generate (4096) must be less than model's maximum sequence length (2048)`` (every model with a context of 4k or
+less). We fit the budget to the model: half its context for generation, half for the prompt, with one warning
+that says how to choose another budget.
+
 Applied when our task utils are imported, which lm-eval does after it has created the model, so the backend's
 module is already loaded; backends that are not imported are left alone.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +49,65 @@ _BACKENDS = {
     "lm_eval.models.hf_vlms": "HFMultimodalLM",
     "lm_eval.models.vllm_vlms": "VLLM_VLM",
 }
+
+
+_BUDGET_BACKENDS = {
+    "lm_eval.models.huggingface": "HFLM",
+    "lm_eval.models.hf_vlms": "HFMultimodalLM",
+}
+_BUDGET_KEYS = ("max_gen_toks", "max_new_tokens", "max_tokens", "max_completion_tokens")  # lm-eval's priority
+log = logging.getLogger("medxpert_ext")
+
+
+def fit_budget(gen_kwargs: dict, max_length: int, default: int) -> tuple[dict, int | None]:
+    """``gen_kwargs`` with a generation budget that leaves room for a prompt: (kwargs, the budget asked for
+    when it had to be cut, else None)."""
+    key = next((k for k in _BUDGET_KEYS if gen_kwargs.get(k) is not None), None)
+    asked = int(gen_kwargs[key]) if key else default
+    if asked < max_length:
+        return gen_kwargs, None
+    fitted = {k: v for k, v in gen_kwargs.items() if k not in _BUDGET_KEYS}
+    fitted["max_gen_toks"] = max(1, max_length // 2)
+    return fitted, asked
+
+
+def _fit_generation_budget(generate_until):
+    @wraps(generate_until)
+    def wrapper(self, requests, disable_tqdm: bool = False):
+        max_length = self.max_length
+        cut: set[int] = set()
+        for req in requests:
+            if len(req.arguments) < 2 or not isinstance(req.arguments[1], dict):
+                continue
+            fitted, asked = fit_budget(req.arguments[1], max_length, self.max_gen_toks)
+            if asked is not None:
+                req.arguments = (req.arguments[0], fitted, *req.arguments[2:])
+                cut.add(asked)
+        for asked in sorted(cut):
+            log.warning(
+                "max_gen_toks %d does not fit the model's %d-token context: generating at most %d tokens "
+                "(the prompt keeps the other %d). Choose another budget with --gen_kwargs max_gen_toks=N, or "
+                "raise the context with --model_args max_length=N if the model supports it.",
+                asked, max_length, max(1, max_length // 2), max_length - max(1, max_length // 2),
+            )  # fmt: skip
+        return generate_until(self, requests, disable_tqdm=disable_tqdm)
+
+    wrapper._medxpert_fit_budget = True
+    return wrapper
+
+
+def patch_generation_budget() -> list[str]:
+    """Fit the generation budget to the model's context in the loaded ``hf`` backends (idempotent)."""
+    patched = []
+    for module_name, class_name in _BUDGET_BACKENDS.items():
+        module = sys.modules.get(module_name)
+        cls = getattr(module, class_name, None) if module else None
+        method = cls.__dict__.get("generate_until") if cls else None
+        if method is None or getattr(method, "_medxpert_fit_budget", False):
+            continue
+        cls.generate_until = _fit_generation_budget(method)
+        patched.append(f"{module_name}.{class_name}")
+    return patched
 
 
 def _has_images(request) -> bool:

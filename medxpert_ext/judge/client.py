@@ -24,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import openai
+from ..errors import require
+
+openai = require("openai", "the LLM judge (medxpert judge, the *_judge tasks)")
 
 from .settings import NO_KEY, JudgeSettings
 from .types import Usage

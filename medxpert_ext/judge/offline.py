@@ -110,6 +110,7 @@ def judge_samples(paths: list[Path], settings: JudgeSettings, output_path: Path,
                        "completion_tokens": int(row[f"judge_completion_tokens,{FILTER}"])}  # fmt: skip
 
     source = _source_config(paths[0].parent)
+    data = _source_provenance(paths[0].parent, [task for task, _ in tasks])
     out = {
         "results": results,
         "n-samples": n_samples,
@@ -127,12 +128,45 @@ def judge_samples(paths: list[Path], settings: JudgeSettings, output_path: Path,
             "budget_exhausted": report.budget_exhausted,
             "disagreements": disagreements,
         },  # fmt: skip
+        "medxpert_data": data,  # where the judged questions came from (from the model run's results file)
         "medxpert_ext_version": __version__,
         "date": stamp,
     }
     results_file = folder / f"results_{stamp}.json"
-    results_file.write_text(json.dumps(out, indent=2, ensure_ascii=False))
+    # a metric with nothing to average over is null, never a bare NaN (invalid JSON for strict parsers)
+    results_file.write_text(json.dumps(_nan_to_none(out), indent=2, ensure_ascii=False, allow_nan=False))
     return results_file
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
+def nothing_judged(results: dict[str, Any]) -> bool:
+    """True when not one sample got a verdict (every one is judge_error): the run must not look like a success."""
+    total_samples = sum(n["effective"] for n in results["n-samples"].values())
+    return total_samples > 0 and results["judge"]["errors"] >= total_samples
+
+
+def _source_provenance(folder: Path, tasks: list[str]) -> dict[str, Any]:
+    """Per judged task, the data provenance the model run recorded (``configs.<task>.metadata.medxpert_data``)."""
+    out: dict[str, Any] = {}
+    for path in sorted(folder.glob("results_*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            configs = json.loads(path.read_text()).get("configs") or {}
+        except (OSError, json.JSONDecodeError):
+            continue
+        for task in tasks:
+            record = ((configs.get(task) or {}).get("metadata") or {}).get("medxpert_data")
+            if record is not None and f"{task}_judge" not in out:
+                out[f"{task}_judge"] = record
+    return out
 
 
 def _source_config(folder: Path) -> dict[str, Any]:

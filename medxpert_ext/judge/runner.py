@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import random
 import sqlite3
 import sys
 import time
@@ -19,12 +20,17 @@ from dataclasses import dataclass, field, replace
 from tqdm import tqdm
 
 from . import modes
-from .cache import VerdictCache
+from .cache import VerdictCache, claim_owner
 from .client import BUDGET_REACHED, JudgeClient, JudgeRequestError
 from .settings import JudgeSettings
 from .types import JudgeItem, Usage, Verdict
 
 log = logging.getLogger("medxpert_ext.judge")
+
+# A claim on an item lives this long unless its owner renews it (every third of it while the run goes on): a
+# process killed mid-request holds its items back from the others for at most this long.
+CLAIM_LEASE = 30.0
+CLAIM_POLL = 0.2  # seconds between looks at an item another process is judging
 
 
 @dataclass
@@ -81,15 +87,33 @@ async def _judge(items: Sequence[JudgeItem], settings: JudgeSettings, progress: 
             else:
                 pending[key].append(i)
         n_cached = len(items) - sum(len(v) for v in pending.values())
+        from_others = 0  # verdicts another process sharing the cache paid for while we waited
         usage_by_task: dict[str, Usage] = defaultdict(Usage)
         client = JudgeClient(settings)
+        owner = claim_owner()
+        slots = asyncio.Semaphore(settings.concurrency)
         bar = tqdm(total=len(items), initial=n_cached, desc="judge", unit="item", file=sys.stderr,
                    disable=not progress, dynamic_ncols=True)
+        heartbeat = asyncio.create_task(_renew_claims(cache, owner))
         try:
             async def one(key: str, indices: list[int]) -> None:
+                nonlocal from_others
                 item = items[indices[0]]
-                verdict = await _judge_one(client, cache, key, item, settings)
-                usage_by_task[item.task] += verdict.usage
+                while True:
+                    async with slots:  # claim only when a request slot is free, so processes share the work
+                        got = _claim(cache, key, owner)
+                        if got is True:
+                            try:
+                                verdict = await _judge_one(client, cache, key, item, settings)
+                            finally:
+                                _release(cache, key, owner)
+                            usage_by_task[item.task] += verdict.usage
+                            break
+                    if got is not False:  # another process stored the verdict meanwhile: it is paid for
+                        verdict = got
+                        from_others += len(indices)
+                        break
+                    await asyncio.sleep(CLAIM_POLL * (0.5 + random.random()))
                 verdicts[indices[0]] = verdict
                 for i in indices[1:]:  # copies of one item: its tokens are counted once
                     verdicts[i] = replace(verdict, usage=Usage())
@@ -97,6 +121,7 @@ async def _judge(items: Sequence[JudgeItem], settings: JudgeSettings, progress: 
 
             await asyncio.gather(*(one(key, indices) for key, indices in pending.items()))
         finally:
+            heartbeat.cancel()
             bar.close()
             await client.close()
     finally:
@@ -111,7 +136,7 @@ async def _judge(items: Sequence[JudgeItem], settings: JudgeSettings, progress: 
         usage_by_task=dict(usage_by_task),
         usage_total=sum(usage_by_task.values(), Usage()),
         requests_sent=client.requests_sent,
-        cached=n_cached,
+        cached=n_cached + from_others,
         errors=sum(v.status == "judge_error" for v in final),
         retries=client.retries,
         faults=faults,
@@ -120,6 +145,31 @@ async def _judge(items: Sequence[JudgeItem], settings: JudgeSettings, progress: 
     )
     _log_summary(report, settings, cache.path)
     return report
+
+
+def _claim(cache: VerdictCache, key: str, owner: str) -> Verdict | bool:
+    try:
+        return cache.claim(key, owner, CLAIM_LEASE)
+    except sqlite3.Error as exc:  # a cache we cannot lock must not stop the run: judge without the claim
+        log.warning("judge: could not claim %s in the cache (%s); judging it anyway", key[:12], exc)
+        return True
+
+
+def _release(cache: VerdictCache, key: str, owner: str) -> None:
+    try:
+        cache.release(key, owner)
+    except sqlite3.Error as exc:  # the lease expires on its own
+        log.warning("judge: could not release the claim on %s (%s)", key[:12], exc)
+
+
+async def _renew_claims(cache: VerdictCache, owner: str) -> None:
+    """Keep this process's claims alive while its requests are in flight (retries can outlast one lease)."""
+    while True:
+        await asyncio.sleep(CLAIM_LEASE / 3)
+        try:
+            cache.renew(owner, CLAIM_LEASE)
+        except sqlite3.Error as exc:
+            log.warning("judge: could not renew claims (%s)", exc)
 
 
 async def _judge_one(client: JudgeClient, cache: VerdictCache, key: str, item: JudgeItem,
