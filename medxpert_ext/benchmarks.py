@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .data.mcq import Benchmark
+from .data.provenance import DataSpec
 from .prompts import lfqa_prompt, mcq_prompt, vqa_prompt
 
 Kind = Literal["mcq", "vqa_closed", "vqa_open", "vqamed", "lfqa"]
@@ -33,9 +35,24 @@ MAX_GEN_TOKS: dict[Kind, int] = {"mcq": 4096, "vqa_closed": 1024, "vqa_open": 10
 class Task:
     name: str
     kind: Kind
-    load: Callable[[str | os.PathLike | None], list[Doc]]  # data_dir (None: env / hub) -> normalised docs
+    data: DataSpec  # what it reads (the loader, the preflight and the provenance record all go by it)
     size: int | None = None  # published number of questions, when the benchmark has one
     prompt: Callable[[Doc], str] = mcq_prompt  # the same prompt function every harness uses
+
+    def load(self, data_dir: str | os.PathLike | None = None) -> list[Doc]:
+        """Normalised docs (``data_dir`` None: ``MEDXPERT_DATA_DIR``, else the hub)."""
+        from .data import load_docs, load_medlfqa_docs, load_vqa_docs
+
+        d = self.data
+        if d.kind == "mcq":
+            return load_docs(d.bench, data_dir)
+        if d.kind == "vqa":
+            return load_vqa_docs(str(d.name), data_dir, answer_type=d.answer_type)
+        return load_medlfqa_docs(str(d.name), data_dir)
+
+    @property
+    def images(self) -> bool:
+        return self.data.kind == "vqa" or (self.data.bench is not None and self.data.bench.key == "medxpertqa_mm")
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -46,31 +63,16 @@ class Task:
         return MAX_GEN_TOKS[self.kind]
 
 
-def _mcq(key: str, *, question_type: str | None = None, sampled: str | None = None):
-    def load(data_dir=None) -> list[Doc]:
-        from .data import Benchmark, load_docs
-
-        return load_docs(Benchmark(key, key, question_type=question_type, sampled=sampled), data_dir)
-
-    return load
+def _mcq(key: str, *, question_type: str | None = None, sampled: str | None = None) -> DataSpec:
+    return DataSpec("mcq", bench=Benchmark(key, key, question_type=question_type, sampled=sampled))
 
 
-def _vqa(name: str, answer_type: str | None = None):
-    def load(data_dir=None) -> list[Doc]:
-        from .data import load_vqa_docs
-
-        return load_vqa_docs(name, data_dir, answer_type=answer_type)
-
-    return load
+def _vqa(name: str, answer_type: str | None = None) -> DataSpec:
+    return DataSpec("vqa", name=name, answer_type=answer_type)
 
 
-def _lfqa(subset: str):
-    def load(data_dir=None) -> list[Doc]:
-        from .data import load_medlfqa_docs
-
-        return load_medlfqa_docs(subset, data_dir)
-
-    return load
+def _lfqa(subset: str) -> DataSpec:
+    return DataSpec("lfqa", name=subset)
 
 
 def _registry() -> dict[str, Task]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,18 +23,8 @@ from typing import Any
 from .data import DataError, DataSpec, provenance
 from .data.files import resolve_data_dir
 from .data.lfqa import MEDLFQA_SUBSETS
-from .data.mcq import EXPECTED_BY_TYPE, EXPECTED_ROWS, Benchmark
+from .data.mcq import EXPECTED_BY_TYPE, EXPECTED_ROWS
 from .errors import MissingDependency, require
-
-_MCQ = {  # task stem -> Benchmark of the pack's multiple-choice tasks
-    "medxpert_text": Benchmark("medxpertqa_text", "medxpertqa_text"),
-    "medxpert_mm": Benchmark("medxpertqa_mm", "medxpertqa_mm"),
-    "medbench_medqa": Benchmark("medqa", "medqa"),
-    "medbench_medmcqa": Benchmark("medmcqa", "medmcqa"),
-    "medbench_mmlu_medical": Benchmark("mmlu_medical", "mmlu_medical"),
-}
-_MEDXPERT_VARIANT = re.compile(r"^(medxpert_(?:text|mm))_(reasoning|understanding|sampled)$")
-VQA_NAMES = ("vqarad", "slake", "pathvqa", "quiltvqa", "vqamed2021", "pmcvqa", "omnimedvqa")
 
 
 class PreflightError(DataError):
@@ -62,27 +51,15 @@ class TaskNeeds:
 
 
 def task_needs(task: str) -> TaskNeeds | None:
-    """The needs of one of the pack's leaf tasks, from its name; None for a name that is not one of ours."""
-    judge = task.endswith("_judge")
-    stem = task[: -len("_judge")] if judge else task
-    if stem in _MCQ:
-        bench = _MCQ[stem]
-        return TaskNeeds(task, DataSpec("mcq", bench=bench), judge, bench.key == "medxpertqa_mm")
-    m = _MEDXPERT_VARIANT.match(stem)
-    if m:
-        base = _MCQ[m[1]]
-        variant = m[2]
-        bench = (Benchmark(base.key, base.source, sampled=f"{m[1].split('_')[1]}_sampled") if variant == "sampled"
-                 else Benchmark(base.key, base.source, question_type=variant.capitalize()))  # fmt: skip
-        return TaskNeeds(task, DataSpec("mcq", bench=bench), judge, base.key == "medxpertqa_mm")
-    if stem.startswith("medvqa_"):
-        name, _, kind = stem[len("medvqa_"):].partition("_")
-        if name in VQA_NAMES and kind in ("", "closed", "open"):
-            answer_type = kind or ("open" if judge and name != "vqamed2021" else None)
-            return TaskNeeds(task, DataSpec("vqa", name=name, answer_type=answer_type), judge, True)
-    if stem.startswith("medlfqa_") and stem[len("medlfqa_"):] in MEDLFQA_SUBSETS:
-        return TaskNeeds(task, DataSpec("lfqa", name=stem[len("medlfqa_"):]), judge, False)
-    return None
+    """The needs of one of the pack's leaf tasks (the task registry's), from its name; None for a name that is
+    not one of ours."""
+    from .benchmarks import JUDGE_OF, TASKS
+
+    judge = task in JUDGE_OF
+    spec = TASKS.get(JUDGE_OF.get(task, task))
+    if spec is None:
+        return None
+    return TaskNeeds(task, spec.data, judge, spec.images)
 
 
 def expected_size(spec: DataSpec) -> int | None:
