@@ -172,7 +172,7 @@ def test_extract_bad_line_gets_an_error_object_and_the_stream_goes_on(bad, messa
 
 
 def test_extract_lone_surrogate_and_reason_field():
-    stdin = '{"response": "\\ud800 Answer: (A)"}\n{"response": "Answer: (H)"}\n{"response": "I am not sure"}\n'
+    stdin = '{"response": "\\ud800 Answer: (A)"}\n{"response": "Answer: (H)"}\n{"response": "I am not sure."}\n'
     proc = medxpert("extract", stdin=stdin)
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(x) for x in proc.stdout.splitlines()]

@@ -287,8 +287,9 @@ def test_cli_errors_before_anything_runs(tmp_path):
     assert proc.returncode == 2 and f"checkpoint folder not found: {tmp_path / 'step-100'}" in proc.stderr
     (tmp_path / "step-100").mkdir()
     proc = _cli("sweep", str(listing), "--profile", "qwen2.5-7b-instruct", "--tasks", "medbench", "--output",
-                str(tmp_path / "o"), "--harness", "opencompass")  # fmt: skip
-    assert proc.returncode == 2 and "needs the OpenCompass adapter" in proc.stderr
+                str(tmp_path / "o"), "--harness", "opencompass", "--dry-run")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "  medxpert opencompass --profile" in proc.stdout and "--tasks medbench" in proc.stdout
 
 
 def test_cli_dry_run_prints_every_stage(tmp_path):

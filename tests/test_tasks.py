@@ -44,7 +44,7 @@ def test_tasks_load_real_data_with_the_right_config(monkeypatch):
     task = tasks["medxpert_text_sampled"]
     assert task.OUTPUT_TYPE == "generate_until"
     assert task.config.generation_kwargs["until"] == []  # a chain of thought is never cut at a blank line
-    assert [m["metric"] for m in task.config.metric_list] == ["acc", "extract_fail"]
+    assert [m["metric"] for m in task.config.metric_list] == ["acc", "extract_fail", "acc_rescued", "rescued"]
     assert [f.name for f in task._filters] == ["extract"]
     doc = task.eval_docs[0]
     assert task.doc_to_text(doc) == mcq_prompt(doc)

@@ -97,10 +97,10 @@ def sweep(
         typer.secho(f"note: baseline {baseline!r} is not a checkpoint of this sweep; passed to the gate as a run id/path",
                     fg="yellow", err=True)  # fmt: skip
     if harness == "opencompass":
-        from ..sweep.external import available_commands
+        import importlib.util
 
-        if "opencompass" not in available_commands():
-            fail("--harness opencompass needs the OpenCompass adapter (`medxpert opencompass`), which this install does not have")
+        if importlib.util.find_spec("opencompass") is None:
+            fail("--harness opencompass needs OpenCompass: pip install 'medxpert-ext[opencompass]'")
     if dry_run:
         for ckpt, lines in describe(plan):
             typer.echo(f"{ckpt.name} (step {ckpt.step})")

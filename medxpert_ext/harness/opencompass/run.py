@@ -72,8 +72,11 @@ def write_config(path: Path, profile: str, datasets: list[str] | None = None, *,
     """A run config for ``opencompass``: the profile's model and either whole dataset config modules
     (``datasets``) or single tasks by canonical name (``tasks``, e.g. from the sweep); ``limit`` keeps the first
     N questions of each (OpenCompass' ``test_range``, like lm-eval's ``--limit``)."""
-    from ...benchmarks import JUDGE_OF, TASKS
+    from ...benchmarks import GROUPS, JUDGE_OF, TASKS
     from .models import models_from_profile
+
+    if tasks:  # groups by their lm-eval names: medxpert, medxpert_text, medbench, medvqa, medlfqa ...
+        tasks = [t for name in tasks for t in GROUPS.get(name) or _family(name, TASKS) or (name,)]
 
     modules = list(datasets or (MODULES if tasks else ["medxpert_gen"]))
     unknown = [m for m in modules if m not in MODULES]
@@ -100,6 +103,13 @@ def write_config(path: Path, profile: str, datasets: list[str] | None = None, *,
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def _family(name: str, tasks: dict) -> tuple[str, ...]:
+    """``medvqa`` / ``medlfqa``: every task of the family (lm-eval's groups of the same names)."""
+    if name not in ("medvqa", "medlfqa"):
+        return ()
+    return tuple(t for t in tasks if t.startswith(name + "_") and t != "medvqa_omnimedvqa")
 
 
 def run_opencompass(config: str | os.PathLike, args: list[str]) -> int:
