@@ -25,6 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..data.files import iter_jsonl
 from ..errors import DataError
 
 _SAMPLES_RE = re.compile(r"^samples_(?P<task>.+)_(?P<stamp>\d{4}-\d{2}-\d{2}T[\d\-.]+)\.jsonl$")
@@ -151,34 +152,27 @@ def _as_float(value: object) -> float | None:
 def _read_samples_file(path: Path, task: str, filter_name: str | None) -> TaskSamples:
     per_filter: dict[str, dict[str, dict[str, float]]] = {}
     targets: dict[str, dict[str, str]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not JSON ({exc.msg}); is the file truncated?") from None
-            if not isinstance(row, dict) or not isinstance(row.get("doc"), dict):
-                raise DataError(f"{path}:{lineno}: not an lm-eval sample (no 'doc' object)")
-            flt = str(row.get("filter", "none"))
-            if filter_name is not None and flt != filter_name:
-                continue
-            sid = _sample_id(row, path, lineno)
-            names = row.get("metrics") or [k for k in row if k not in _NOT_METRICS]
-            vals = {}
-            for name in names:
-                if name not in row:
-                    raise DataError(f"{path}:{lineno}: sample {sid} lists metric {name!r} but has no value for it")
-                v = _as_float(row[name])
-                if v is not None:
-                    vals[name] = v
-            seen = per_filter.setdefault(flt, {})
-            if sid in seen:
-                raise DataError(f"{path}:{lineno}: sample id {sid!r} appears twice")
-            seen[sid] = vals
-            if isinstance(row.get("target_hash"), str):
-                targets.setdefault(flt, {})[sid] = row["target_hash"]
+    for lineno, row in iter_jsonl(path):  # the pack's one JSONL reader: bad lines are named file:LINE
+        if not isinstance(row.get("doc"), dict):
+            raise DataError(f"{path}:{lineno}: not an lm-eval sample (no 'doc' object)")
+        flt = str(row.get("filter", "none"))
+        if filter_name is not None and flt != filter_name:
+            continue
+        sid = _sample_id(row, path, lineno)
+        names = row.get("metrics") or [k for k in row if k not in _NOT_METRICS]
+        vals = {}
+        for name in names:
+            if name not in row:
+                raise DataError(f"{path}:{lineno}: sample {sid} lists metric {name!r} but has no value for it")
+            v = _as_float(row[name])
+            if v is not None:
+                vals[name] = v
+        seen = per_filter.setdefault(flt, {})
+        if sid in seen:
+            raise DataError(f"{path}:{lineno}: sample id {sid!r} appears twice")
+        seen[sid] = vals
+        if isinstance(row.get("target_hash"), str):
+            targets.setdefault(flt, {})[sid] = row["target_hash"]
     if not per_filter:
         want = f" with filter {filter_name!r}" if filter_name else ""
         raise DataError(f"{path}: no samples{want}")
