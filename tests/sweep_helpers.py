@@ -87,8 +87,11 @@ def endpoint_profile(path: Path, server, num_concurrent: int = 1) -> Path:
 
 
 def sweep_argv(ckpts: Path, profile: Path, out: Path, limit: int, *extra: str) -> list[str]:
+    # a handful of questions per checkpoint: the gate compares them (min_n 1) instead of refusing (default 100)
+    gate = out.parent / "gate.yaml"
+    gate.write_text("min_n: 1\nmax_drop: 100\nmax_format_rise: 100\n")
     return [sys.executable, "-m", "medxpert_ext.cli", "sweep", str(ckpts), "--profile", str(profile),
-            "--tasks", TASK, "--output", str(out), "--limit", str(limit),
+            "--tasks", TASK, "--output", str(out), "--limit", str(limit), "--gate-config", str(gate),
             "--metadata", json.dumps({"data_dir": str(DATA_ROOT)}), *extra]  # fmt: skip
 
 

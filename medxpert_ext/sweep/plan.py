@@ -60,6 +60,7 @@ class SweepPlan(BaseModel):
     output: str
     db: str
     baseline: str | None = None
+    gate_config: str | None = None  # passed to `medxpert regress --config`
     judge: JudgeStage | None = None
     limit: float | None = None
     metadata: str | None = None  # JSON passed to the harness (e.g. {"data_dir": ...})
@@ -183,7 +184,7 @@ def leaderboard_command(plan: SweepPlan) -> tuple[str, list[str]]:
 
 def regress_command(plan: SweepPlan, base: str, cand: str) -> tuple[str, list[str]]:
     """BASE and CAND are results folders (the issue's "results paths"; `regress` ingests them if needed)."""
-    return "regress", [base, cand, "--db", plan.db]
+    return "regress", [base, cand, "--db", plan.db, *(["--config", plan.gate_config] if plan.gate_config else [])]
 
 
 def leaderboard_path(plan: SweepPlan) -> Path:
