@@ -98,14 +98,19 @@ def _fit_generation_budget(generate_until):
 
 def patch_generation_budget() -> list[str]:
     """Fit the generation budget to the model's context in the loaded ``hf`` backends (idempotent)."""
+    return _wrap_generate_until(_BUDGET_BACKENDS, "_medxpert_fit_budget", _fit_generation_budget)
+
+
+def _wrap_generate_until(backends: dict[str, str], marker: str, wrap) -> list[str]:
+    """Wrap ``generate_until`` of each loaded backend class once (``marker`` is set on the wrapper)."""
     patched = []
-    for module_name, class_name in _BUDGET_BACKENDS.items():
+    for module_name, class_name in backends.items():
         module = sys.modules.get(module_name)
         cls = getattr(module, class_name, None) if module else None
         method = cls.__dict__.get("generate_until") if cls else None
-        if method is None or getattr(method, "_medxpert_fit_budget", False):
+        if method is None or getattr(method, marker, False):
             continue
-        cls.generate_until = _fit_generation_budget(method)
+        cls.generate_until = wrap(method)
         patched.append(f"{module_name}.{class_name}")
     return patched
 
@@ -194,14 +199,7 @@ def patch_mixed_modalities() -> list[str]:
             import lm_eval.models.api_models  # noqa: F401
         except ImportError:
             pass
-    for module_name, class_name in _BACKENDS.items():
-        module = sys.modules.get(module_name)
-        cls = getattr(module, class_name, None) if module else None
-        method = cls.__dict__.get("generate_until") if cls else None
-        if method is None or getattr(method, "_medxpert_split_by_modality", False):
-            continue
-        cls.generate_until = _split_by_modality(method)
-        patched.append(f"{module_name}.{class_name}")
+    patched += _wrap_generate_until(_BACKENDS, "_medxpert_split_by_modality", _split_by_modality)
     if patch_image_passthrough():
         patched.append("lm_eval.models.api_models.create_image_prompt")
     return patched
