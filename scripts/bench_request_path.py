@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import json
 import math
 import os
@@ -47,10 +46,10 @@ CONCURRENCY = 64
 
 RAW_CLIENT = textwrap.dedent(
     """
-    import json, sys, threading
+    import json, sys, threading, time
     from concurrent.futures import ThreadPoolExecutor
     import requests
-    url, bodies_file = sys.argv[1], sys.argv[2]
+    url, bodies_file, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3])
     bodies = [line for line in open(bodies_file, "rb")]
     local = threading.local()
     def post(body):
@@ -58,11 +57,11 @@ RAW_CLIENT = textwrap.dedent(
         r = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=600)
         r.raise_for_status()
         return r.json()["choices"][0]["message"]["content"]
-    with ThreadPoolExecutor(%d) as pool:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
         replies = list(pool.map(post, bodies))
-    print(len(replies))
+    print(len(replies), time.perf_counter() - started)
     """
-    % CONCURRENCY
 )
 
 
@@ -89,14 +88,16 @@ def write_vqarad(root: Path, n: int = 451, side: int = 448) -> None:
     write_checksums(folder)
 
 
-def raw_bodies(kind: str, data_dir: Path) -> list[bytes]:
-    """What a raw client sends for the same questions: the pack's prompts, original image bytes."""
-    from medxpert_ext.data import Benchmark, load_docs, load_vqa_docs
+def raw_bodies(kind: str, data_dir: Path, tasks: tuple[str, ...] = ("medbench_medqa",)) -> list[bytes]:
+    """What a raw client sends for the same questions: the pack's prompts, original image bytes (``tasks``: the
+    multiple-choice tasks of a text run)."""
+    from medxpert_ext.benchmarks import task
+    from medxpert_ext.data import load_vqa_docs
     from medxpert_ext.prompts import IMAGE_PLACEHOLDER, mcq_prompt, vqa_prompt
 
     bodies = []
     if kind == "text":
-        for doc in load_docs(Benchmark("medqa", "medqa"), data_dir):
+        for doc in (doc for name in tasks for doc in task(name).load(data_dir)):
             messages = [{"role": "user", "content": mcq_prompt(doc)}]
             bodies.append({"model": "scripted", "messages": messages, "max_tokens": 4096, "temperature": 0.0})
     else:
@@ -115,12 +116,15 @@ def cpu_seconds() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def run_client(server: ScriptedServer, cmd: list[str], env: dict) -> dict:
-    """Spawn ``cmd`` and time it at the server; peak RSS from wait4 (per child, not a running max)."""
+def run_client(server: ScriptedServer, cmd: list[str], env: dict, cwd: str | Path) -> dict:
+    """Spawn ``cmd`` in ``cwd`` and time it at the server; peak RSS from wait4 (per child, not a running max).
+
+    ``python -m`` puts the working directory first on ``sys.path``, ahead of PYTHONPATH: the pack's client must
+    run from its own checkout, or a ``--pack`` of another checkout silently runs this one."""
     server.reset()
     cpu0, t0 = cpu_seconds(), time.monotonic()
     with tempfile.TemporaryFile() as errf:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=errf)
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=errf)
         _, status, ru = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - t0
@@ -181,12 +185,13 @@ def main() -> None:
                   f"raw body {sum(map(len, bodies)) / n / 1024:.1f} KiB avg")  # fmt: skip
             with ScriptedServer(lambda body, r=replies[kind]: r, latency=args.latency) as server:
                 for rep in range(args.repeat):
-                    raw = run_client(server, [sys.executable, "-c", RAW_CLIENT, server.chat_url, str(bodies_file)],
-                                     dict(os.environ))  # fmt: skip
+                    raw = run_client(server, [sys.executable, "-c", RAW_CLIENT, server.chat_url, str(bodies_file),
+                                              str(CONCURRENCY)],
+                                     dict(os.environ), tmp)  # fmt: skip
                     show("raw", raw, ideal, None)
                     for label, pack in packs:
                         env = dict(os.environ, PYTHONPATH=pack)
-                        fig = run_client(server, pack_cmd(kind, server, data_dir, tmp / f"out-{label}-{rep}"), env)
+                        fig = run_client(server, pack_cmd(kind, server, data_dir, tmp / f"out-{label}-{rep}"), env, pack)
                         if fig["n"] != n:
                             raise SystemExit(f"{label}: server saw {fig['n']} requests, expected {n}")
                         show(label, fig, ideal, raw)

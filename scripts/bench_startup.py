@@ -3,9 +3,11 @@ a run of the pack's own tasks (medxpert_text_sampled, bundled data) against the 
 server; plus the import time of the `medxpert` CLI (`python -X importtime`). Before vs after, same machine, same
 run, alternating so machine noise hits both alike.
 
-    python scripts/bench_startup.py [--before f061c8e] [--repeats 3]
+    python scripts/bench_startup.py [--before f061c8e] [--repeats 3] [--tasks T1,T2 --data-dir ROOT]
 
 "before" is a clean export of that commit (`git archive`) run with the same interpreter; "after" is this tree.
+``--tasks``/``--data-dir`` time other tasks on another data root (e.g. ``medxpert_mm_reasoning,
+medxpert_mm_understanding`` on a root with MedXpertQA MM and its images, where both subsets read one file).
 """
 
 from __future__ import annotations
@@ -39,14 +41,15 @@ def export(commit: str, target: Path) -> Path:
     return target
 
 
-def first_request_seconds(tree: Path, server: ScriptedServer, stamps: list[float], out: Path) -> tuple[float, float]:
+def first_request_seconds(tree: Path, server: ScriptedServer, stamps: list[float], out: Path, tasks: str,
+                          data_dir: str | None) -> tuple[float, float]:  # fmt: skip
     """(seconds from launch to the first request, whole run) of one `medxpert lm-eval` run from *tree*."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     env.pop("MEDXPERT_DATA_DIR", None)
     model_args = f"model=scripted,base_url={server.chat_url},num_concurrent=1,max_retries=1,tokenized_requests=False"
     cmd = [sys.executable, "-m", "medxpert_ext.cli", "lm-eval", "--model", "local-chat-completions",
-           "--model_args", model_args, "--apply_chat_template", "--tasks", "medxpert_text_sampled", "--limit", "2",
-           "--metadata", json.dumps({"data_dir": str(tree / BUNDLED)}), "--output_path", str(out)]  # fmt: skip
+           "--model_args", model_args, "--apply_chat_template", "--tasks", tasks, "--limit", "2",
+           "--metadata", json.dumps({"data_dir": data_dir or str(tree / BUNDLED)}), "--output_path", str(out)]  # fmt: skip
     stamps.clear()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=out.parent, env=env, capture_output=True, text=True)
@@ -59,7 +62,8 @@ def first_request_seconds(tree: Path, server: ScriptedServer, stamps: list[float
 def import_seconds(tree: Path) -> tuple[float, list[str]]:
     """Cumulative import time of medxpert_ext.cli and the heaviest packages it pulled in (python -X importtime)."""
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import medxpert_ext.cli"],
-                          env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)  # fmt: skip
+                          env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tree, capture_output=True,
+                          text=True)  # fmt: skip  # cwd: `-c` puts it ahead of PYTHONPATH
     rows = []
     for line in proc.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
@@ -75,6 +79,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--before", default="f061c8e", help="commit to compare with")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tasks", default="medxpert_text_sampled")
+    ap.add_argument("--data-dir", default=None, help="data root (default: the bundled demo data of each tree)")
     args = ap.parse_args()
     stamps: list[float] = []
     lock = threading.Lock()
@@ -91,10 +97,11 @@ def main() -> None:
         heavy: dict[str, list[str]] = {}
         for i in range(args.repeats):
             for name, tree in trees.items():
-                runs[name].append(first_request_seconds(tree, server, stamps, Path(tmp) / f"out-{name}-{i}"))
+                runs[name].append(first_request_seconds(tree, server, stamps, Path(tmp) / f"out-{name}-{i}", args.tasks,
+                                                           args.data_dir))  # fmt: skip
                 seconds, heavy[name] = import_seconds(tree)
                 imports[name].append(seconds)
-        print(f"medxpert lm-eval --tasks medxpert_text_sampled --limit 2 (local-chat-completions, scripted server), "
+        print(f"medxpert lm-eval --tasks {args.tasks} --limit 2 (local-chat-completions, scripted server), "
               f"{args.repeats} runs each, median [min-max]; load average {os.getloadavg()[0]:.1f}")
         for name in trees:
             first = [r[0] for r in runs[name]]

@@ -16,7 +16,7 @@ concurrent requests are not serialised).
 Request bodies are kept only when asked (``keep_bodies=True``, then :attr:`ScriptedServer.requests`): a VQA bench
 sends gigabytes of base64 images, which the server must not hoard. :attr:`ScriptedServer.count` and the
 first-request-in / last-reply-out clock (:attr:`ScriptedServer.busy_window`, what request-path benchmarks measure)
-are always kept.
+and the most requests answered at once (:attr:`ScriptedServer.max_in_flight`) are always kept.
 """
 
 from __future__ import annotations
@@ -138,6 +138,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(400, json.dumps({"error": {"message": "request body is not JSON"}}))
         owner._arrived(body)
         try:
+            self._answer(owner, body)
+        finally:
+            owner._left()
+
+    def _answer(self, owner: "ScriptedServer", body: dict) -> None:
+        try:
             reply = owner.responder(body)
         except Exception:  # surface responder bugs to the test via .errors and a 500
             owner.errors.append(traceback.format_exc())
@@ -198,6 +204,8 @@ class ScriptedServer:
         self.errors: list[str] = []  # tracebacks of responder exceptions
         self._requests: list[dict] = []
         self._count = 0
+        self._in_flight = 0
+        self.max_in_flight = 0  # most chat requests being answered at once: the concurrency a client reached
         self.first_request_at: float | None = None  # time.monotonic() of the first POST received
         self.last_reply_at: float | None = None  # time.monotonic() after the last reply was written
         self._lock = threading.Lock()
@@ -249,10 +257,16 @@ class ScriptedServer:
         now = time.monotonic()
         with self._lock:
             self._count += 1
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
             if self.first_request_at is None:
                 self.first_request_at = now
             if self.keep_bodies:
                 self._requests.append(body)
+
+    def _left(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _replied(self) -> None:
         now = time.monotonic()
@@ -285,5 +299,6 @@ class ScriptedServer:
         with self._lock:
             self._requests.clear()
             self._count = 0
+            self.max_in_flight = self._in_flight
             self.first_request_at = self.last_reply_at = None
         self.errors.clear()

@@ -95,3 +95,65 @@ def test_nul_in_an_image_name(tmp_path):
     root = root_with(tmp_path, [record(1, id="MM-1", images=[{"image_path": "a\u0000.png"}])], name="mm_test.jsonl")
     with pytest.raises(DataError, match=r"mm_test\.jsonl:1, sample MM-1: image path .* control character"):
         load_docs(MM, root)
+
+
+# --- one parse per file version, shared by the subset tasks of a run (and the preflight before them) ---------
+UNDERSTANDING = Benchmark("medxpertqa_text", "medxpertqa_text", question_type="Understanding")
+
+
+def count_normalised(monkeypatch) -> list:
+    from medxpert_ext.data import mcq
+
+    calls: list = []
+    real = mcq.mcq_doc
+    monkeypatch.setattr(mcq, "mcq_doc", lambda row, **kw: calls.append(row["id"]) or real(row, **kw))
+    return calls
+
+
+def test_subsets_of_one_file_share_one_parse(tmp_path, monkeypatch):
+    calls = count_normalised(monkeypatch)
+    root = root_with(tmp_path, [record(i) for i in range(1, 7)])
+    assert [d["id"] for d in load_docs(REASONING, root)] == ["Text-1", "Text-3", "Text-5"]
+    assert [d["id"] for d in load_docs(UNDERSTANDING, root)] == ["Text-2", "Text-4", "Text-6"]
+    assert [d["id"] for d in load_docs(TEXT, root)] == [f"Text-{i}" for i in range(1, 7)]
+    assert len(calls) == 6  # every record normalised once, not once per subset
+
+
+def test_a_changed_file_is_read_again(tmp_path, monkeypatch):
+    calls = count_normalised(monkeypatch)
+    root = root_with(tmp_path, [record(1), record(2)])
+    assert [d["answer"] for d in load_docs(TEXT, root)] == ["B", "B"]
+    root_with(tmp_path, [record(1), record(2, label=["C"]), record(3)])
+    assert [d["answer"] for d in load_docs(TEXT, root)] == ["B", "C", "B"]
+    assert len(calls) == 5
+
+
+def test_callers_cannot_change_the_shared_parse(tmp_path):
+    root = root_with(tmp_path, [record(1), record(2)])
+    first = load_docs(TEXT, root)
+    first[0]["question"] = "changed"
+    first[0]["options"][0]["content"] = "changed"
+    first[0]["images"].append("x.png")
+    again = load_docs(TEXT, root)[0]
+    assert (again["question"], again["options"][0]["content"], again["images"]) == ("Question 1?\nAnswer Choices: "
+                                                                                   "(A) a (B) b (C) c", "a", [])
+
+
+def test_a_bad_record_fails_every_load_not_only_the_first(tmp_path):
+    root = root_with(tmp_path, [record(1), record(2, label=["Z"])])
+    for bench in (REASONING, UNDERSTANDING, REASONING):
+        with pytest.raises(DataError, match=r"text_test\.jsonl:2: label 'Z'"):
+            load_docs(bench, root)
+
+
+def test_an_image_removed_after_the_first_load_is_reported(tmp_path):
+    from PIL import Image
+
+    root = root_with(tmp_path, [record(1, id="MM-1", images=[{"image_path": "MM-1-a.png"}])], name="mm_test.jsonl")
+    (root / "medxpertqa" / "images").mkdir()
+    image = root / "medxpertqa" / "images" / "MM-1-a.png"
+    Image.new("RGB", (4, 4)).save(image)
+    assert load_docs(MM, root)[0]["images"] == [str(image.resolve())]
+    image.unlink()
+    with pytest.raises(DataError, match=r"mm_test\.jsonl:1, sample MM-1: missing image .*MM-1-a\.png"):
+        load_docs(MM, root)

@@ -69,6 +69,8 @@ def test_models_from_profile(tmp_path):
     (api,) = models_from_profile("openai-compatible", tokenizer_path=str(tmp_path))
     assert api["openai_api_base"] == "http://localhost:8000/v1/" and api["key"] == "ENV"
     assert api["tokenizer_path"] == str(tmp_path) and api["temperature"] == 0.0
+    # requests in flight = the profile's num_concurrent; rate limit and batch barrier above it (e2e test checks)
+    assert (api["max_workers"], api["query_per_second"], api["batch_size"]) == (64, 640, 256)
     with pytest.raises(ProfileError, match="vllm serve"):
         models_from_profile("qwen2.5-vl-7b-instruct")
 
@@ -157,3 +159,22 @@ def test_run_config_from_a_profile_selects_tasks_by_name(tmp_path):
     assert [dict(m) for m in cfg["models"]] == models_from_profile("qwen2.5-7b-instruct")
     with pytest.raises(ProfileError, match="unknown task medbench_medq"):
         write_config(tmp_path / "bad.py", "qwen2.5-7b-instruct", tasks=["medbench_medq"])
+
+
+def test_parallel_infer_tasks_multiply_the_endpoints_concurrency_and_say_so(tmp_path, monkeypatch, caplog):
+    """`--max-num-workers 4` splits every dataset into 4 infer tasks that run at once, each with the profile's
+    max_workers: the preflight says how many requests the endpoint will see in flight."""
+    import logging
+
+    from medxpert_ext.harness.opencompass.run import _max_num_workers, preflight, write_config
+    from medxpert_ext.cli.demo import BUNDLED_ROOT
+
+    monkeypatch.setenv("OPENAI_API_KEY", "EMPTY")
+    path = write_config(tmp_path / "run.py", "openai-compatible", tasks=["medxpert_text_sampled"], limit=3,
+                        tokenizer_path=str(tmp_path), data_dir=str(BUNDLED_ROOT))  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="medxpert_ext.opencompass"):
+        assert preflight(path) == ["medxpert_text_sampled: 3 questions"]
+        assert not caplog.records
+        preflight(path, _max_num_workers(["-w", "out", "--max-num-workers", "4", "-r"]))
+    assert "--max-num-workers 4 runs 4 infer tasks at once, each with max_workers=64: up to 256 requests" in caplog.text
+    assert [_max_num_workers(a) for a in (["--max-num-workers=2"], [], ["--max-num-workers"])] == [2, 1, 1]

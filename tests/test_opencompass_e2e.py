@@ -9,6 +9,7 @@ either adapter drifts from the shared core.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -198,6 +199,34 @@ def test_judge_through_opencompass_then_lm_eval_pays_nothing(setup, scripted_ser
     (results_file,) = (tmp_path / "lm").rglob("results_*.json")
     lm = json.loads(results_file.read_text())["results"]["medxpert_text_sampled_judge"]
     assert 100 * lm["judge_acc,judge"] == pytest.approx(row["judge_acc"], abs=1e-9)
+
+
+def test_a_profile_runs_opencompass_at_the_profiles_concurrency(setup, tmp_path):
+    """`medxpert opencompass --profile`: the OpenAISDK model written from an endpoint profile keeps exactly
+    ``num_concurrent`` requests in flight, as lm-eval does (OpenCompass' ``query_per_second`` token bucket set to
+    num_concurrent let ~2 of 4 run at this latency, and made 1,517 requests at 32 concurrent 9x slower), and the
+    run scores exactly."""
+    import yaml
+
+    from tests.scripted_server import ScriptedServer
+
+    n, concurrent = 48, 4
+    with ScriptedServer(setup["script"], latency=0.3) as server:
+        profile = tmp_path / "endpoint.yaml"
+        profile.write_text(yaml.safe_dump({"name": "endpoint", "backend": "local-chat-completions", "path": "scripted",
+                                           "base_url": server.chat_url, "tokenizer": str(setup["tok"]),
+                                           "num_concurrent": concurrent, "max_gen_toks": 1024}))  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDXPERT_", "OPENAI_"))}
+        env |= {"OPENAI_API_KEY": "EMPTY", "HF_HUB_OFFLINE": "1", "MEDXPERT_DATA_DIR": str(setup["root"])}
+        proc = subprocess.run([sys.executable, "-m", "medxpert_ext.cli", "opencompass", "--profile", str(profile),
+                               "--tasks", "medbench_medqa", "--limit", str(n), "-w", str(tmp_path / "work")],
+                              capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:] + failure_log(tmp_path / "work")
+        assert (server.count, server.max_in_flight) == (n, concurrent)
+    res = results(tmp_path / "work", model="endpoint")["medbench_medqa"]
+    acc, fail = setup["script"].expected([setup["questions"][sid] for sid in per_sample(res)])
+    assert (res["acc"], res["extract_fail"]) == (pytest.approx(100 * acc), pytest.approx(100 * fail))
+    assert len(res["details"]) == n
 
 
 def test_missing_image_is_the_same_named_error_in_both_harnesses(setup, tmp_path):

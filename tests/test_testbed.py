@@ -244,24 +244,19 @@ def test_concurrent_requests_are_not_serialised(scripted_server):
             r = s.post(srv.chat_url, json={"messages": [{"role": "user", "content": str(i)}]}, timeout=10)
             return r.json()["choices"][0]["message"]["content"]
 
-    t0 = time.monotonic()
     with ThreadPoolExecutor(n) as pool:
         results = list(pool.map(one, range(n)))
-    elapsed = time.monotonic() - t0
     assert results == [str(i) for i in range(n)]
-    assert srv.count == n
-    assert elapsed < 2.0, f"64 requests x 0.2 s took {elapsed:.2f} s (serialised would be 12.8 s)"
+    assert (srv.count, srv.max_in_flight) == (n, n)  # all answered at once, not one after another
 
 
 def test_concurrency_through_lm_eval(scripted_server):
     pytest.importorskip("lm_eval")
-    srv = scripted_server(lambda body: "ok", latency=0.2)
-    lm = lm_eval_chat_model(srv, num_concurrent=32)
-    t0 = time.monotonic()
-    out = lm.generate_until(gen_instances([f"q{i}" for i in range(32)]), disable_tqdm=True)
-    elapsed = time.monotonic() - t0
-    assert out == ["ok"] * 32
-    assert elapsed < 2.0, f"32 concurrent lm-eval requests took {elapsed:.2f} s"
+    srv = scripted_server(lambda body: "ok", latency=0.5)
+    lm = lm_eval_chat_model(srv, num_concurrent=16)
+    out = lm.generate_until(gen_instances([f"q{i}" for i in range(48)]), disable_tqdm=True)
+    assert out == ["ok"] * 48
+    assert srv.max_in_flight == 16  # num_concurrent in flight, never more
 
 
 def test_stop_does_not_wait_for_slow_replies():
@@ -302,10 +297,7 @@ def test_build_tiny_model_loads_generates_and_is_idempotent(tmp_path):
     from medxpert_ext.tiny_model import build_tiny_model, is_tiny_model_dir
 
     out = tmp_path / "tiny"
-    t0 = time.monotonic()
     assert build_tiny_model(out) == out.resolve()
-    build_time = time.monotonic() - t0
-    assert build_time < 30, build_time
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
         assert (out / name).is_file()
     assert is_tiny_model_dir(out, seed=0) and not is_tiny_model_dir(out, seed=1)
@@ -330,9 +322,7 @@ def test_build_tiny_model_loads_generates_and_is_idempotent(tmp_path):
 
     # second call: no rebuild
     mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    t0 = time.monotonic()
     assert build_tiny_model(str(out)) == out.resolve()
-    assert time.monotonic() - t0 < 0.5
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes
 
 

@@ -5,7 +5,9 @@
 
 ``OpenAISDK`` counts prompt tokens with ``tokenizer_path``, which must be a LOCAL folder offline (it downloads a
 tokenizer otherwise). The key comes from ``OPENAI_API_KEY`` at run time and is never written into the config.
-The model dict is ``models_from_profile("openai-compatible", tokenizer_path=...)`` (a test keeps them equal).
+The model dict is ``models_from_profile("openai-compatible", tokenizer_path=...)`` (a test keeps them equal):
+``max_workers`` is the number of requests in flight; ``query_per_second`` and ``batch_size`` are set above it so
+that neither caps the run below that (see ``medxpert_ext/harness/opencompass/models.py``).
 """
 
 from mmengine.config import read_base
@@ -27,9 +29,9 @@ models = [
         tokenizer_path="/path/to/local/tokenizer",
         max_seq_len=24576,
         temperature=0.0,
-        query_per_second=64,
+        query_per_second=640,
         max_workers=64,
-        batch_size=64,
+        batch_size=256,
         retry=5,
         run_cfg=dict(num_gpus=0),
     )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import string
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -257,19 +259,25 @@ def _hub_images_dir() -> Path:
     return nested if nested.is_dir() else target
 
 
-def image_path(images_dir: Path, name: str, *, where: str, real_dir: Path | None = None) -> Path:
-    """Resolve a record's image name inside the images folder; a name that escapes it is refused.
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
-    ``real_dir``: ``images_dir.resolve()``, when the caller resolves many names in one folder (then a plain
-    file name costs one ``lstat`` instead of resolving every part of two paths)."""
-    if any(ord(c) < 32 for c in name):
+
+def image_path(images_dir: Path, name: str, *, where: str, real_dir: str | None = None) -> str:
+    """Resolve a record's image name inside the images folder to an absolute path; a name that escapes it is
+    refused.
+
+    ``real_dir``: ``str(images_dir.resolve())``, when the caller resolves many names in one folder: then a plain
+    file name costs one ``lstat`` on a joined string: MedXpertQA MM resolves 2,852 names per run, and building
+    ``Path`` objects for them cost more than the rest of loading a cached subset."""
+    if _CONTROL.search(name):
         raise DataError(f"{where}: image path {name!r} contains a control character (NUL, newline...)")
     if os.path.isabs(name) or "\\" in name:
         raise DataError(f"{where}: image path {name!r} must be a file name relative to {images_dir}")
     if real_dir is not None and "/" not in name and name not in (".", ".."):
+        candidate = os.path.join(real_dir, name)
         try:
-            if stat.S_ISREG(os.lstat(real_dir / name).st_mode):  # a regular file, not a symlink: resolves to itself
-                return real_dir / name
+            if stat.S_ISREG(os.lstat(candidate).st_mode):  # a regular file, not a symlink: resolves to itself
+                return candidate
         except OSError:
             pass  # missing: the full check below says so
     path = (images_dir / name).resolve()
@@ -279,7 +287,7 @@ def image_path(images_dir: Path, name: str, *, where: str, real_dir: Path | None
         raise DataError(
             f"{where}: missing image {path}; unpack images.zip from the hub ({MEDXPERTQA_REPO}) into {images_dir}"
         )
-    return path
+    return str(path)
 
 
 @dataclass(frozen=True)
@@ -337,23 +345,47 @@ def size_warning(key: str, n: int, where: str, question_type: str | None = None)
             "comparable with published ones")
 
 
-def load_docs(bench: Benchmark, data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """Normalised docs of one benchmark; image names are resolved to checked absolute paths.
+@dataclass(frozen=True)
+class _Checked:
+    """A whole benchmark file, every record validated and normalised (before any subset is taken)."""
 
-    Strict on purpose, because each of these once changed a score without a word: a MedXpertQA record whose
-    question_type is neither Reasoning nor Understanding (any case) is an error, not dropped; an MM record
-    without images is an error, not asked text-only; a duplicate id is an error; a full set whose size
-    differs from the published one is loaded with a loud warning.
+    rows: tuple[tuple[str, dict[str, Any]], ...]  # (where, doc); shared: never handed out without a copy
+    where: str
+    by_type: Mapping[str, int]
+
+
+def _stamp(bench: Benchmark, root: Path | None) -> tuple:
+    """What the parsed benchmark depends on besides the code: each file's path, size and mtime (hub: pinned)."""
+    if root is None:
+        return ()
+    key = f"medxpertqa_{bench.sampled}" if bench.sampled else bench.key
+    paths = [root / LOCAL_FILES[key]]
+    if bench.sampled and not paths[0].is_file():
+        paths = [root / LOCAL_FILES[bench.key]]  # filtered from the full set
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            return ()  # missing: _raw_rows says so; nothing is cached for it
+        out.append((str(path), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+@lru_cache(maxsize=16)
+def _checked(bench: Benchmark, root: Path | None, stamp: tuple) -> _Checked:
+    """Validate and normalise every record of one benchmark file, once per file version and process.
+
+    The subset tasks of one run (Reasoning and Understanding), and the preflight before them, read the same file:
+    they share this work (150 ms per pass over MedXpertQA MM's 2,000 records) instead of each redoing it. A bad
+    record raises, and exceptions are not cached, so every caller sees the same file:LINE error.
     """
-    root = resolve_data_dir(data_dir)
     rows, where = _raw_rows(bench, root)
     prefix = bench.key if bench.key != "medxpertqa_mm" else "MM"
     medxpert = bench.key.startswith("medxpertqa")
-    docs = []
+    out = []
     seen: dict[str, str] = {}
     by_type: dict[str, int] = {}
-    images_dir: Path | None = None
-    real_dir: Path | None = None
     for i, (at, row) in enumerate(rows):
         doc = mcq_doc(row, source=bench.source, where=at, fallback_id=f"{prefix}-{i}")
         if doc["id"] in seen:
@@ -367,22 +399,45 @@ def load_docs(bench: Benchmark, data_dir: str | os.PathLike | None = None) -> li
             if bench.key == "medxpertqa_mm" and not doc["images"]:
                 raise DataError(f"{at}: sample {doc['id']}: an MM question without images (it would be asked "
                                 "text-only)")  # fmt: skip
-        if bench.question_type and doc["question_type"] != bench.question_type:
+        out.append((at, doc))
+    return _Checked(tuple(out), where, by_type)
+
+
+def load_docs(bench: Benchmark, data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Normalised docs of one benchmark; image names are resolved to checked absolute paths.
+
+    Strict on purpose, because each of these once changed a score without a word: a MedXpertQA record whose
+    question_type is neither Reasoning nor Understanding (any case) is an error, not dropped; an MM record
+    without images is an error, not asked text-only; a duplicate id is an error; a full set whose size
+    differs from the published one is loaded with a loud warning. The whole file is checked even when one
+    subset is asked for (once per file version, see :func:`_checked`); images are checked on every call, since
+    they can go missing between runs.
+    """
+    root = resolve_data_dir(data_dir)
+    whole = Benchmark(bench.key, bench.source, None, bench.sampled)
+    checked = _checked(whole, root, _stamp(whole, root))
+    docs = []
+    images_dir: Path | None = None
+    real_dir: str | None = None
+    for at, shared in checked.rows:
+        if bench.question_type and shared["question_type"] != bench.question_type:
             continue
-        doc = dict(doc, images=list(doc["images"]))  # callers add fields to their docs: never to the shared ones
+        # callers add fields to their docs: never to the cached ones
+        doc = dict(shared, options=[dict(o) for o in shared["options"]], images=list(shared["images"]))
         if doc["images"]:
             if images_dir is None:
                 images_dir = (root / IMAGES_DIR) if root is not None else _hub_images_dir()
-                real_dir = images_dir.resolve()
+                real_dir = str(images_dir.resolve())
             sample = f"{at}, sample {doc['id']}"
-            doc["images"] = [str(image_path(images_dir, n, where=sample, real_dir=real_dir)) for n in doc["images"]]
+            doc["images"] = [image_path(images_dir, n, where=sample, real_dir=real_dir) for n in doc["images"]]
         docs.append(doc)
     if bench.sampled is None:
-        warning = size_warning(bench.key, len(rows), where)
+        warning = size_warning(bench.key, len(checked.rows), checked.where)
         if warning is None and bench.question_type:
-            warning = size_warning(bench.key, by_type.get(bench.question_type, 0), where, bench.question_type)
+            n = checked.by_type.get(bench.question_type, 0)
+            warning = size_warning(bench.key, n, checked.where, bench.question_type)
         if warning:
             log.warning("medxpert: WARNING: %s", warning)
     if not docs:
-        raise DataError(f"{where}: no records for {bench}")
+        raise DataError(f"{checked.where}: no records for {bench}")
     return docs

@@ -66,7 +66,7 @@ def vqa_doc(row: Mapping[str, Any], *, source: str, mcq: bool, images_dir: Path,
             "answer_type": kind,
             "images": [image],
         }
-    doc["images"] = [str(image_path(images_dir, image, where=f"{where}, sample {doc['id']}"))]
+    doc["images"] = [image_path(images_dir, image, where=f"{where}, sample {doc['id']}")]
     return doc
 
 

@@ -21,6 +21,15 @@ from ...profiles import API_BACKENDS, ModelProfile, ProfileError, load_profile
 
 POSTPROCESS = "medxpert_ext.harness.opencompass.postprocess.strip_think"
 VLLM_BATCH = 1024  # OpenCompass hands vLLM this many prompts at a time; vLLM schedules them itself
+# OpenAISDK: ``max_workers`` threads send requests, so the profile's num_concurrent is the number in flight, as in
+# lm-eval. Two other knobs must not lower it (scripts/bench_opencompass.py, 1,517 requests, 0.1 s endpoint, 32
+# concurrent: raw client 5.2 s at the server):
+# - ``query_per_second`` is a token bucket holding at most that many tokens: set to num_concurrent it caps the run
+#   at num_concurrent requests a SECOND whatever the latency (48.0 s); at 10x it binds only below 0.1 s per reply.
+# - ``batch_size``: the inferencer waits for a whole batch before sending the next one, so with batch = workers
+#   the slowest reply of each batch idles every other worker; 4x workers keeps them busy (14.8 s -> 10.9 s).
+QPS_PER_WORKER = 10
+BATCH_PER_WORKER = 4
 
 
 def _api_base(url: str) -> str:
@@ -45,9 +54,9 @@ def model_dict(p: ModelProfile, *, tokenizer_path: str | None = None, abbr: str 
             "tokenizer_path": tokenizer,
             "max_seq_len": p.max_model_len or p.max_gen_toks + 16384,
             "temperature": 0.0,
-            "query_per_second": p.num_concurrent,
+            "query_per_second": QPS_PER_WORKER * p.num_concurrent,
             "max_workers": p.num_concurrent,
-            "batch_size": p.num_concurrent,
+            "batch_size": BATCH_PER_WORKER * p.num_concurrent,
             "retry": 5,
             "run_cfg": {"num_gpus": 0},
         }

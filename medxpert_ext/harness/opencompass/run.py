@@ -12,8 +12,8 @@ dataset configs, so a user need not write one.
 
 from __future__ import annotations
 
+import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from ...errors import DataError
 from ...profiles import ProfileError
 
+log = logging.getLogger("medxpert_ext.opencompass")
 DATASET_TYPE = "medxpert_ext.harness.opencompass.datasets.MedxpertDataset"
 MODULES = ("medxpert_gen", "medxpert_sampled_gen", "medbench_gen", "medvqa_gen", "medlfqa_gen", "medxpert_judge_gen",
            "medbench_judge_gen", "medvqa_judge_gen", "medlfqa_judge_gen")  # fmt: skip
@@ -36,9 +37,13 @@ def _test_range(docs: list, spec: Any) -> list:
     return eval(f"docs{spec}", {"docs": docs})  # OpenCompass' own syntax, e.g. "[0:20]"
 
 
-def preflight(config_path: str | os.PathLike) -> list[str]:
+def preflight(config_path: str | os.PathLike, max_num_workers: int = 1) -> list[str]:
     """Load the config; check every pack dataset's data and every API model's tokenizer. Returns a line per
-    dataset checked; raises DataError / ProfileError naming the dataset and file."""
+    dataset checked; raises DataError / ProfileError naming the dataset and file.
+
+    ``max_num_workers`` (OpenCompass' flag): with more than one, OpenCompass splits every dataset into that many
+    infer tasks and runs them at once, each with its own ``max_workers`` threads, so an endpoint sees that many
+    times the requests in flight; said in a warning, since a profile's ``num_concurrent`` promises otherwise."""
     from mmengine.config import Config
 
     from ...benchmarks import task
@@ -64,7 +69,24 @@ def preflight(config_path: str | os.PathLike) -> list[str]:
             if "OPENAI_API_KEY" not in os.environ:
                 raise ProfileError(f"model {m.get('abbr')}: OpenAISDK reads its key from OPENAI_API_KEY; set it "
                                    "(OPENAI_API_KEY=EMPTY for a keyless local server)")  # fmt: skip
+            workers = m.get("max_workers") or 1
+            if max_num_workers > 1:
+                log.warning("medxpert: WARNING: model %s: --max-num-workers %d runs %d infer tasks at once, each "
+                            "with max_workers=%d: up to %d requests in flight at the endpoint (divide max_workers "
+                            "by %d in the config to keep %d)", m.get("abbr"), max_num_workers, max_num_workers,
+                            workers, max_num_workers * workers, max_num_workers, workers)  # fmt: skip
     return lines
+
+
+def _max_num_workers(args: list[str]) -> int:
+    """OpenCompass' ``--max-num-workers`` among pass-through flags (its default is 1)."""
+    for i, arg in enumerate(args):
+        value = args[i + 1] if arg == "--max-num-workers" and i + 1 < len(args) else None
+        if arg.startswith("--max-num-workers="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            return int(value) if value.isdigit() else 1  # OpenCompass' argparse rejects the rest itself
+    return 1
 
 
 def write_config(path: Path, profile: str, datasets: list[str] | None = None, *, tasks: list[str] | None = None,
@@ -113,7 +135,22 @@ def _family(name: str, tasks: dict) -> tuple[str, ...]:
 
 
 def run_opencompass(config: str | os.PathLike, args: list[str]) -> int:
-    """Preflight, then ``opencompass CONFIG ARGS`` in a child process (OpenCompass' CLI calls sys.exit)."""
-    for line in preflight(config):
+    """Preflight, then ``opencompass CONFIG ARGS`` in this process; returns its exit status.
+
+    In this process, not a child: loading the config already imported OpenCompass (the pack's dataset configs
+    import its dataset base class, which imports all of ``opencompass.datasets``: ~9 s here), and a child would
+    pay that again before its first line of work. OpenCompass still runs each infer and eval task in its own
+    subprocess."""
+    for line in preflight(config, _max_num_workers(args)):
         sys.stderr.write(f"medxpert: ok {line}\n")
-    return subprocess.call([sys.executable, "-m", "opencompass.cli.main", str(config), *args])
+    from opencompass.cli.main import main
+
+    saved = sys.argv
+    sys.argv = ["opencompass", str(config), *args]
+    try:
+        main()
+    except SystemExit as exc:  # argparse errors, --help, and OpenCompass' own exits
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = saved
+    return 0
