@@ -8,8 +8,9 @@ writes for a profile with ``num_concurrent`` = ``--concurrency`` (``--qps`` over
 
 Reported per client: wall time, the request phase at the server (first request in -> last reply out) and its ratio
 to the raw client's, and where the server sat idle inside that phase: gaps longer than a second (OpenCompass
-starting another infer subprocess, building the next dataset) and shorter ones (a harness between two batches,
-e.g. a rate limiter). Plus OpenCompass' own ``time elapsed`` per infer / eval subprocess.
+starting another infer subprocess, building the next dataset) and shorter ones (a harness between two batches);
+and the mean number of requests in flight, which shows what never leaves a gap (a rate limiter, client CPU per
+request). Plus OpenCompass' own ``time elapsed`` per infer / eval subprocess.
 
     python scripts/bench_opencompass.py [--latency 0.1] [--concurrency 32] [--tasks medbench_medqa,medxpert_text_sampled]
                                         [--qps N] [--batch-size N] [--clients raw,lm-eval,opencompass] [--images]
