@@ -18,7 +18,7 @@ import pytest
 from tests.helpers import SHARED_DATA, needs_shared_data
 from tests.mcq_script import McqScript, items_from_rows, style_by_hash
 from tests.opencompass_helpers import failure_log, per_sample, results, run, tokenizer_dir, write_config
-from tests.scripted_server import user_text
+from tests.scripted_server import user_images, user_text
 from tests.vqa_synth import VqaModel, write_dataset
 
 pytestmark = [pytest.mark.e2e, needs_shared_data]
@@ -40,9 +40,12 @@ class Model:
 
     def __init__(self, mcq: McqScript):
         self.mcq, self.vqa = mcq, VqaModel()
+        self.image_messages: list[tuple[int, str]] = []  # (images, text) of every request with images
 
     def __call__(self, body):
         text = user_text(body)
+        if user_images(body):
+            self.image_messages.append((len(user_images(body)), text))
         if "Let's think step by step" in text:
             return self.mcq(body)
         if "Answer the question using a single word or phrase" in text:
@@ -117,7 +120,8 @@ def test_opencompass_scores_exactly(oc_run, setup):
 def lm_eval_run(setup, tmp_path_factory):
     from tests.scripted_server import ScriptedServer
 
-    server = ScriptedServer(Model(setup["script"])).start()
+    model = Model(setup["script"])
+    server = ScriptedServer(model).start()
     out = tmp_path_factory.mktemp("lm")
     try:
         cmd = [sys.executable, "-m", "medxpert_ext.cli", "lm-eval", "--model", "local-chat-completions",
@@ -140,7 +144,7 @@ def lm_eval_run(setup, tmp_path_factory):
         res = {}
         for path in out.rglob("results_*.json"):
             res |= json.loads(path.read_text())["results"]
-        return {"samples": samples, "results": res, "out": out}
+        return {"samples": samples, "results": res, "out": out, "model": model}
     finally:
         server.stop()
 
@@ -164,6 +168,15 @@ def test_same_outputs_same_scores_in_both_harnesses(oc_run, lm_eval_run):
         for metric in METRICS[kind]:
             lm_value = lm_eval_run["results"][task][f"{metric},{FILTER[kind]}"]
             assert oc_run["results"][task][metric] == pytest.approx(100 * lm_value, abs=1e-9, nan_ok=True), (task, metric)
+
+
+def test_both_harnesses_send_the_same_image_messages(oc_run, lm_eval_run):
+    """Same images, same text: lm-eval's API path drops the ``<image>`` lines meant for local backends, as the
+    OpenCompass path never adds them (a served model would otherwise read them as words, or as image tokens)."""
+    sent = sorted(oc_run["model"].image_messages)
+    assert len(sent) == 199 + 24  # MedXpertQA MM sampled + VQA-RAD
+    assert sorted(lm_eval_run["model"].image_messages) == sent
+    assert not any("<image>" in text for _, text in sent)
 
 
 def test_judge_through_opencompass_then_lm_eval_pays_nothing(setup, scripted_server, tmp_path):

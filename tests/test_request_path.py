@@ -70,14 +70,15 @@ def test_lm_eval_api_backend_sends_lazy_images_as_files_and_other_images_as_png(
 
     patch_mixed_modalities()
     jpeg = _image_file(tmp_path / "a.jpg", "JPEG")
-    chat = api.create_image_prompt([LazyImage(jpeg)], [{"role": "user", "content": "Which colour?"}])
-    image_part, text_part = chat[-1]["content"]
-    assert _decode(image_part["image_url"]["url"]) == ("image/jpeg", jpeg.read_bytes())
-    assert text_part == {"type": "text", "text": "Which colour?"}
-    plain = Image.new("RGB", (3, 2), "blue")  # not ours: lm-eval's own PNG encoding
-    (image_part, _) = api.create_image_prompt([plain], [{"role": "user", "content": "x"}])[-1]["content"]
+    chat = api.create_image_prompt([LazyImage(jpeg)] * 2, [{"role": "user", "content": "<image>\n<image>\nWhich <image>?"}])
+    *image_parts, text_part = chat[-1]["content"]
+    assert [_decode(p["image_url"]["url"]) for p in image_parts] == [("image/jpeg", jpeg.read_bytes())] * 2
+    assert text_part == {"type": "text", "text": "Which <image>?"}  # the placeholder lines are gone, nothing else
+    plain = Image.new("RGB", (3, 2), "blue")  # not ours: lm-eval's own PNG encoding, text as it was
+    (image_part, text_part) = api.create_image_prompt([plain], [{"role": "user", "content": "<image>\nx"}])[-1]["content"]
     mime, data = _decode(image_part["image_url"]["url"])
     assert mime == "image/png" and Image.open(io.BytesIO(data)).format == "PNG"
+    assert text_part == {"type": "text", "text": "<image>\nx"}
 
 
 def test_max_image_edge_metadata_reaches_the_images(tmp_path):

@@ -233,30 +233,40 @@ def test_responder_exception_becomes_500_and_is_recorded(scripted_server):
 # --------------------------------------------------------------------------- (c) concurrency
 
 
+def in_rounds_of(k: int, reply):
+    """A responder that answers only once ``k`` requests are being answered together (a serialised server, or a
+    client sending fewer than ``k`` at a time, never gets a reply: the barrier times out and the test fails)."""
+    together = threading.Barrier(k, timeout=60)
+
+    def responder(body):
+        together.wait()
+        return reply(body)
+
+    return responder
+
+
 def test_concurrent_requests_are_not_serialised(scripted_server):
-    srv = scripted_server(lambda body: user_text(body), latency=0.2)
     n = 64
-    barrier = threading.Barrier(n)
+    srv = scripted_server(in_rounds_of(n, user_text))
 
     def one(i):
         with requests.Session() as s:  # fresh connection per request
-            barrier.wait()
-            r = s.post(srv.chat_url, json={"messages": [{"role": "user", "content": str(i)}]}, timeout=10)
+            r = s.post(srv.chat_url, json={"messages": [{"role": "user", "content": str(i)}]}, timeout=90)
             return r.json()["choices"][0]["message"]["content"]
 
     with ThreadPoolExecutor(n) as pool:
         results = list(pool.map(one, range(n)))
     assert results == [str(i) for i in range(n)]
-    assert (srv.count, srv.max_in_flight) == (n, n)  # all answered at once, not one after another
+    assert (srv.count, srv.max_in_flight, srv.errors) == (n, n, [])  # all answered at once
 
 
 def test_concurrency_through_lm_eval(scripted_server):
     pytest.importorskip("lm_eval")
-    srv = scripted_server(lambda body: "ok", latency=0.5)
+    srv = scripted_server(in_rounds_of(16, lambda body: "ok"))
     lm = lm_eval_chat_model(srv, num_concurrent=16)
     out = lm.generate_until(gen_instances([f"q{i}" for i in range(48)]), disable_tqdm=True)
     assert out == ["ok"] * 48
-    assert srv.max_in_flight == 16  # num_concurrent in flight, never more
+    assert (srv.max_in_flight, srv.errors) == (16, [])  # num_concurrent in flight, never more
 
 
 def test_stop_does_not_wait_for_slow_replies():

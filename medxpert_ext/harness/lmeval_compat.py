@@ -17,8 +17,9 @@ are as large as the memory bound allows (images now travel as their files, ~5x s
 Images re-encoded as PNG. The API backend turns every image into a PNG data URL (``create_image_prompt``):
 ~64 ms and 5x the bytes of the original JPEG per 448 px image, 92 % of a VQA run through an endpoint. Images the
 pack built (:class:`~medxpert_ext.images.LazyImage`, what our ``doc_to_image`` returns) go as the file's own
-bytes and MIME type instead (:func:`medxpert_ext.images.data_url`; shrunk only when ``max_image_edge`` asks);
-other images (a user's own task) keep lm-eval's PNG encoding.
+bytes and MIME type instead (:func:`medxpert_ext.images.data_url`; shrunk only when ``max_image_edge`` asks),
+and the text loses the leading ``<image>`` lines lm-eval's local backends need (OpenCompass sends the same
+message); other images (a user's own task) keep lm-eval's PNG encoding and text.
 
 Torch in API-only runs: see :func:`api_run_without_torch` (applied by ``lmeval_run`` around the run).
 
@@ -39,6 +40,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import wraps
+
+from ..prompts import IMAGE_PLACEHOLDER
 
 IMAGE_CHUNK = 2048
 IMAGE_CHUNK_BYTES = 192 * 2**20  # image file bytes per chunk (base64 and lm-eval's copies make it ~3-4x in RAM)
@@ -163,6 +166,16 @@ def _split_by_modality(generate_until):
     return wrapper
 
 
+def _without_placeholders(text: str, n: int) -> str:
+    """The prompt without the ``<image>`` lines our prompts start with for local backends (which swap each for
+    the model's image token). Through an endpoint the images travel as parts; the literal text would reach the
+    model as words (or, for a served LLaVA-style model, as extra image tokens), and OpenCompass' path sends the
+    text without them: both harnesses now send the same message."""
+    for _ in range(n):
+        text = text.removeprefix(IMAGE_PLACEHOLDER + "\n")
+    return text
+
+
 def _create_image_prompt(original):
     @wraps(original)
     def create_image_prompt(imgs: list, chat: list, fmt: str = "PNG") -> list:
@@ -172,7 +185,9 @@ def _create_image_prompt(original):
             return original(imgs, chat, fmt)
         parts = [{"type": "image_url", "image_url": {"url": img.data_url(), "detail": "auto"}} for img in imgs]
         content = chat[-1]["content"]  # the same message layout as lm-eval's: images first, then the text
-        chat[-1]["content"] = parts + (content if isinstance(content, list) else [{"type": "text", "text": content}])
+        if isinstance(content, str):
+            content = [{"type": "text", "text": _without_placeholders(content, len(imgs))}]
+        chat[-1]["content"] = parts + content
         chat[-1].pop("type", None)
         return chat
 
