@@ -15,7 +15,6 @@ import pytest
 from PIL import Image
 
 from medxpert_ext.images import LazyImage, data_url
-from tests.scripted_server import user_images
 from tests.vqa_synth import VqaModel, write_dataset
 
 
