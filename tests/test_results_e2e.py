@@ -9,14 +9,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from medxpert_ext.results.ingest import ingest_paths
 from medxpert_ext.results.leaderboard import build
 from medxpert_ext.results.store import Store
-from tests.helpers import read_jsonl
 from tests.mcq_script import McqScript, items_from_rows, style_by_hash
 from tests.results_fixtures import SECRET, TASKS, expected_pct, outcome, task_of, text_rows, write_opencompass_workdir, write_text_data
 from tests.scripted_server import ScriptedServer

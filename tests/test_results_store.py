@@ -90,7 +90,7 @@ def test_broken_inputs_are_named_and_the_rest_is_ingested(tmp_path):
     orphan = root / "orphan" / "samples_medxpert_text_reasoning_2026-11-30T10-00-00.000009.jsonl"
     orphan.parent.mkdir()
     orphan.write_text("{}\n")
-    oc_ok = write_opencompass_workdir(root / "oc", text_rows(12, 8), abbr="m-oc", path="/ck/oc/step-5", details=False)
+    write_opencompass_workdir(root / "oc", text_rows(12, 8), abbr="m-oc", path="/ck/oc/step-5", details=False)
     oc_bad = write_opencompass_workdir(root / "oc2", text_rows(12, 8), abbr="m-oc2", path="/ck/oc2/step-6")
     (oc_bad / "results" / "m-oc2" / "medxpert_text_reasoning.json").write_text('{"acc": 50.0, "details": [')
 
