@@ -102,10 +102,12 @@ def test_exact_verdicts_and_exact_usage(scripted_server, tmp_path):
 
 def test_faults_are_retried_and_never_scored(scripted_server, tmp_path):
     """~30 % of requests fail in every way the server can fail; every item still gets its scripted verdict."""
-    script = JudgeScript(FaultPlan(seed=1, timeout_delay=1.0))
+    # The client's timeout must be far above any reply a loaded machine can delay (an "ok" reply that outlives it
+    # is retried and breaks the exact counts below) and far below the "timeout" fault's delay.
+    script = JudgeScript(FaultPlan(seed=1, timeout_delay=8.0))
     server = scripted_server(script, latency=0.005, keep_bodies=True)
     items = make_items(200)
-    report = judge_items(items, settings_for(server, tmp_path, timeout=0.5, concurrency=16), progress=False)
+    report = judge_items(items, settings_for(server, tmp_path, timeout=3.0, concurrency=16), progress=False)
 
     assert [v.status for v in report.verdicts] == [expected_status(it.sample_id) for it in items]
     assert report.errors == 0 and server.errors == []
