@@ -151,14 +151,22 @@ def judge(
                  f"key, then rerun (results with null scores: {results_file})")
 
 
-def _print_rescued(results_file: Path) -> None:
-    from rich.console import Console
+def _judge_table(data: dict, verb: str, columns: tuple[str, ...]):
+    """The per-task table both judge summaries print: "<verb> by <judge model>", task left, numbers right."""
     from rich.table import Table
 
-    data = json.loads(results_file.read_text())
-    table = Table(title=f"rescued by {data['judge']['model']}", title_justify="left")
-    for col in ("task", "n", "acc (rules)", "acc_rescued", "rescued", "extract_fail", "unread"):
+    table = Table(title=f"{verb} by {data['judge']['model']}", title_justify="left")
+    for col in columns:
         table.add_column(col, justify="left" if col == "task" else "right")
+    return table
+
+
+def _print_rescued(results_file: Path) -> None:
+    from rich.console import Console
+
+    data = json.loads(results_file.read_text())
+    table = _judge_table(data, "rescued", ("task", "n", "acc (rules)", "acc_rescued", "rescued", "extract_fail",
+                                           "unread"))  # fmt: skip
     for task, row in data["results"].items():
         table.add_row(task, str(data["n-samples"][task]["effective"]),
                       *(f"{row[f'{k},rescue']:.4f}" for k in ("acc", "acc_rescued", "rescued", "extract_fail", "unread")))  # fmt: skip
@@ -175,12 +183,10 @@ def _print_rescued(results_file: Path) -> None:
 
 def _print_judged(results_file: Path) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     data = json.loads(results_file.read_text())
-    table = Table(title=f"judged by {data['judge']['model']}", title_justify="left")
-    for col in ("task", "n", "judge_acc", "judge_error", "calib. err", "agreement", "tokens in/out"):
-        table.add_column(col, justify="left" if col == "task" else "right")
+    table = _judge_table(data, "judged", ("task", "n", "judge_acc", "judge_error", "calib. err", "agreement",
+                                          "tokens in/out"))  # fmt: skip
     for task, row in data["results"].items():
         usage = data["judge"]["usage"][task]
         cell = [f"{row[k]:.4f}" if row.get(k) is not None else "-" for k in
